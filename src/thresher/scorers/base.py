@@ -1,0 +1,102 @@
+"""The scorer contract: a scorer turns a batch of examples into named score arrays and declares its columns.
+
+The engine (local or Ray) owns batching into shards, progress, the score store and resume; a scorer only
+loads its model in `setup()` and answers `score_batch()`. Constructor arguments are the scorer's parameters
+(scikit-learn style): stored verbatim, keyword-only, no logic, so a scorer can be pickled before `setup()`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+
+class Direction(StrEnum):
+    """Which end of a score column holds the examples that matter most."""
+
+    HIGHER = "higher_is_more_important"
+    LOWER = "lower_is_more_important"
+
+
+@dataclass(frozen=True)
+class ScoreColumn:
+    """A column a scorer writes: its name, which direction means "more important", and what it measures."""
+
+    name: str
+    direction: Direction
+    description: str
+    dtype: str = "float64"
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called by a scorer as it goes with (examples done, tokens done) since the last call."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the engine tells a scorer about the run it is part of."""
+
+    seed: int = 0
+    input_path: str | None = None
+
+
+class Scorer(ABC):
+    """Base class of every scorer.
+
+    Subclasses set `name` and `columns`, take their parameters as keyword-only constructor arguments with
+    defaults, and implement `score_batch`. Heavy state (models, tokenizers) is created in `setup`, never in
+    `__init__`.
+    """
+
+    name: ClassVar[str]
+    columns: ClassVar[tuple[ScoreColumn, ...]]
+    needs_labels: ClassVar[bool] = False
+
+    _on_progress: ProgressCallback | None = None
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """Names of the constructor parameters, which are the scorer's parameters."""
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters this scorer was built with, as recorded in the score store's manifest."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def setup(self, context: RunContext) -> None:  # noqa: B027 - optional hook
+        """Load models and anything else expensive, once per worker."""
+
+    @abstractmethod
+    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        """Score a batch of examples.
+
+        Args:
+            batch: columns `id`, `text` and, when the run has a label field, `label`.
+
+        Returns:
+            One array of length `batch.num_rows` per declared column, in the batch's row order.
+        """
+
+    def provenance(self) -> dict[str, Any]:
+        """What the manifest should record about how scores were made (model, fingerprint, dtype, device)."""
+        return {}
+
+    def teardown(self) -> None:  # noqa: B027 - optional hook
+        """Release models and memory."""
+
+    def set_progress_callback(self, callback: ProgressCallback | None) -> None:
+        """Let the engine's progress bar follow the scorer's inner batches."""
+        self._on_progress = callback
+
+    def report_progress(self, examples: int, tokens: int = 0) -> None:
+        """Tell the engine how much work was done since the last report."""
+        if self._on_progress is not None:
+            self._on_progress(examples, tokens)

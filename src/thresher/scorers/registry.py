@@ -1,0 +1,51 @@
+"""Name → scorer class. Adding a scorer means one new module and one line in `_BUILTIN`."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from thresher.errors import OptionError
+from thresher.scorers.base import Scorer
+
+# name -> "module:Class"; imported lazily so `import thresher` stays light.
+_BUILTIN: dict[str, str] = {
+    "likelihood": "thresher.scorers.likelihood:LikelihoodScorer",
+    "compression": "thresher.scorers.compression:CompressionScorer",
+}
+
+
+def list_scorers() -> list[str]:
+    """Names of every registered scorer."""
+    return sorted(_BUILTIN)
+
+
+def get_scorer_class(name: str) -> type[Scorer]:
+    """The scorer class registered under `name`."""
+    try:
+        target = _BUILTIN[name]
+    except KeyError:
+        raise OptionError(f"unknown scorer '{name}'; available: {', '.join(list_scorers())}") from None
+    module_name, class_name = target.split(":")
+    scorer_class: type[Scorer] = getattr(importlib.import_module(module_name), class_name)
+    return scorer_class
+
+
+def build_scorer(name: str, options: dict[str, Any]) -> Scorer:
+    """Build scorer `name` from the options that apply to it; options it does not take are ignored.
+
+    Raises `OptionError` when a parameter the scorer requires (no default) is missing.
+    """
+    scorer_class = get_scorer_class(name)
+    signature = inspect.signature(scorer_class.__init__)
+    kwargs: dict[str, Any] = {}
+    for param in signature.parameters.values():
+        if param.kind != param.KEYWORD_ONLY:
+            continue
+        value = options.get(param.name)
+        if value is not None:
+            kwargs[param.name] = value
+        elif param.default is param.empty:
+            raise OptionError(f"scorer '{name}' needs --{param.name.replace('_', '-')}")
+    return scorer_class(**kwargs)
