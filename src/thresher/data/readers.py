@@ -1,0 +1,690 @@
+"""Datasets on disk (JSON Lines, Parquet, CSV, Hugging Face dirs), streamed as validated example batches.
+
+`open_dataset(path, fields)` gives a `Dataset` whose `iter_examples()` yields Arrow record batches with the
+columns `row`, `id`, `text` and (when a label field is named) `label`, in file order, and whose
+`write_subset(keep, out)` writes the kept examples with all their original fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, ROW_COLUMN, TEXT_COLUMN, Fields
+from thresher.data.formats import DataFormat, detect_format, output_format
+from thresher.data.ids import ContentIdAssigner
+from thresher.data.streams import open_input, read_errors_as_input_errors
+from thresher.data.writers import check_output_path, write_batches, write_lines
+from thresher.errors import InputError
+
+DEFAULT_BATCH_ROWS = 4096
+_HASH_CHUNK_BYTES = 1 << 20
+_CSV_BLOCK_BYTES = 1 << 20
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MISSING = object()
+
+
+def open_dataset(path: str | Path, fields: Fields | None = None) -> Dataset:
+    """Give the dataset at `path` (format inferred), checking up front that it exists and has the named fields."""
+    fields = fields or Fields()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
+    detected = detect_format(path)
+    if detected.format != "hf" and not path.is_file():
+        raise InputError(path, "is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "permission denied")
+    dataset_class = {"jsonl": JsonlDataset, "parquet": ParquetDataset, "csv": CsvDataset, "hf": HfDataset}
+    dataset = dataset_class[detected.format](path, fields, detected.compression)
+    dataset.check_fields()
+    return dataset
+
+
+class Dataset(ABC):
+    """An input dataset: streams validated example batches, fingerprints its bytes, writes kept subsets."""
+
+    format: str = ""
+
+    def __init__(self, path: Path, fields: Fields, compression: str | None = None) -> None:
+        self.path = Path(path)
+        self.fields = fields
+        self.compression = compression
+        self._num_rows: int | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={str(self.path)!r}, fields={self.fields!r})"
+
+    @abstractmethod
+    def iter_examples(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Yield batches of at most `batch_rows` examples in file order: columns row, id, text[, label]."""
+
+    @abstractmethod
+    def _count_rows(self) -> int: ...
+
+    @abstractmethod
+    def _kept_batches(self, keep: np.ndarray) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Give the schema of all original fields and the batches of the kept rows, in file order."""
+
+    @abstractmethod
+    def check_fields(self) -> None:
+        """Raise `InputError` when the named text, id or label field is plainly absent (where cheap to tell)."""
+
+    def num_rows(self) -> int:
+        """Give the number of examples in the input (a streaming pass the first time for row-oriented files)."""
+        if self._num_rows is None:
+            self._num_rows = self._count_rows()
+        return self._num_rows
+
+    def data_files(self) -> list[Path]:
+        """Give the files whose bytes make up the dataset, in the order they are hashed."""
+        return [self.path]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Give a content fingerprint: absolute path, format, size, blake2b of the bytes, and the fields read."""
+        digest = hashlib.blake2b()
+        size_bytes = 0
+        with read_errors_as_input_errors(self.path, "the data to fingerprint it"):
+            for data_file in self.data_files():
+                with open(data_file, "rb") as handle:
+                    while chunk := handle.read(_HASH_CHUNK_BYTES):
+                        digest.update(chunk)
+                        size_bytes += len(chunk)
+        return {
+            "path": str(self.path.absolute()),
+            "format": self.format,
+            "size_bytes": size_bytes,
+            "blake2b": digest.hexdigest(),
+            "fields": dataclasses.asdict(self.fields),
+        }
+
+    def write_subset(self, keep: np.ndarray, out: str | Path, out_format: str | None = None) -> int:
+        """Write the examples where `keep` is true, with all their original fields, to `out`; give rows written.
+
+        Parameters
+        ----------
+        keep:
+            Boolean mask with one entry per example, in file order.
+        out:
+            Output path; its suffix names the format unless `out_format` does. With no known suffix, an HF
+            input is written as an HF dataset directory.
+        out_format:
+            One of `jsonl`, `parquet`, `csv`, `hf`, overriding the suffix.
+
+        Returns
+        -------
+        The number of rows written. The output appears only when complete (written under a temporary name).
+        """
+        keep = np.asarray(keep)
+        if keep.dtype != np.bool_ or keep.ndim != 1:
+            raise ValueError(f"keep must be a 1-D boolean mask, got dtype {keep.dtype} and shape {keep.shape}")
+        if len(keep) != self.num_rows():
+            raise ValueError(f"keep has {len(keep)} entries but {self.path} holds {self.num_rows()} examples")
+        out = Path(out)
+        target = output_format(out, out_format, self.format)
+        check_output_path(out, target, self.path)
+        return self._write(keep, out, target)
+
+    def _write(self, keep: np.ndarray, out: Path, target: DataFormat) -> int:
+        schema, batches = self._kept_batches(keep)
+        return write_batches(batches, schema, out, target)
+
+
+class _ExampleChecker:
+    """Validates text, id and label values and assembles example batches; holds the state across a file."""
+
+    def __init__(self, path: Path, fields: Fields) -> None:
+        self.path = path
+        self.fields = fields
+        self.content_ids = ContentIdAssigner() if fields.id is None else None
+        self.id_type: pa.DataType | None = None
+        self.label_type: pa.DataType | None = None
+        self._seen_ids: set[int | str] = set()
+
+    def error(self, message: str, where: dict[str, int], field: str | None) -> InputError:
+        return InputError(self.path, message, field=field, **where)
+
+    def text(self, value: Any, where: dict[str, int]) -> str:
+        field = self.fields.text
+        if value is _MISSING:
+            raise self.error("the text field is missing", where, field)
+        if value is None:
+            raise self.error("text is null", where, field)
+        if not isinstance(value, str):
+            raise self.error(f"text must be a string, found {_kind_name(value)}", where, field)
+        if not value.strip():
+            raise self.error("text is empty", where, field)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise self.error(f"text is not valid UTF-8 ({error.reason})", where, field) from error
+        return value
+
+    def identifier(self, value: Any, where: dict[str, int]) -> int | str:
+        field = self.fields.id
+        if value is _MISSING:
+            raise self.error("the id field is missing", where, field)
+        if value is None:
+            raise self.error("id is null", where, field)
+        value_type = _python_type(value)
+        if value_type not in (pa.int64(), pa.string()):
+            raise self.error(f"id must be an integer or a string, found {_kind_name(value)}", where, field)
+        if isinstance(value, str) and not value:
+            raise self.error("id is empty", where, field)
+        if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+            raise self.error(f"id {value} does not fit in a 64-bit integer", where, field)
+        if self.id_type is None:
+            self.id_type = value_type
+        elif value_type != self.id_type:
+            raise self.error(
+                f"id is {_kind_name(value)} but earlier ids are {_type_name(self.id_type)}s", where, field
+            )
+        if value in self._seen_ids:
+            raise self.error(f"duplicate id {value!r}", where, field)
+        self._seen_ids.add(value)
+        return value
+
+    def label(self, value: Any, where: dict[str, int]) -> Any:
+        field = self.fields.label
+        if value is _MISSING:
+            raise self.error("the label field is missing", where, field)
+        if value is None:
+            raise self.error("label is null", where, field)
+        value_type = _python_type(value)
+        if value_type is None:
+            raise self.error(f"label must be a string or a number, found {_kind_name(value)}", where, field)
+        if self.label_type is None:
+            self.label_type = value_type
+        elif value_type != self.label_type:
+            raise self.error(
+                f"label is {_kind_name(value)} but earlier labels are {_type_name(self.label_type)}s", where, field
+            )
+        return value
+
+    def batch(self, first_row: int, ids: pa.Array, texts: pa.Array, labels: pa.Array | None) -> pa.RecordBatch:
+        rows = pa.array(np.arange(first_row, first_row + len(texts), dtype=np.int64))
+        columns = [rows, ids, texts]
+        names = [ROW_COLUMN, ID_COLUMN, TEXT_COLUMN]
+        if labels is not None:
+            columns.append(labels)
+            names.append(LABEL_COLUMN)
+        return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+class JsonlDataset(Dataset):
+    """JSON Lines (optionally gzip or zstd): one object per line; blank lines are skipped, not examples."""
+
+    format = "jsonl"
+
+    def check_fields(self) -> None:
+        """Do nothing: each line may hold different keys, so fields are checked line by line while reading."""
+
+    def iter_examples(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        _check_batch_rows(batch_rows)
+        checker = _ExampleChecker(self.path, self.fields)
+        ids: list[Any] = []
+        texts: list[str] = []
+        labels: list[Any] = []
+        first_row = 0
+        for line_number, raw in self._lines():
+            record = self._parse(line_number, raw)
+            where = {"line": line_number}
+            text = checker.text(record.get(self.fields.text, _MISSING), where)
+            texts.append(text)
+            if self.fields.id is None:
+                ids.append(checker.content_ids.assign(text))
+            else:
+                ids.append(checker.identifier(record.get(self.fields.id, _MISSING), where))
+            if self.fields.label is not None:
+                labels.append(checker.label(record.get(self.fields.label, _MISSING), where))
+            if len(texts) == batch_rows:
+                yield self._batch(checker, first_row, ids, texts, labels)
+                first_row += len(texts)
+                ids, texts, labels = [], [], []
+        if texts:
+            yield self._batch(checker, first_row, ids, texts, labels)
+
+    def _batch(
+        self, checker: _ExampleChecker, first_row: int, ids: list[Any], texts: list[str], labels: list[Any]
+    ) -> pa.RecordBatch:
+        id_type = pa.string() if self.fields.id is None else checker.id_type
+        label_array = pa.array(labels, type=checker.label_type) if self.fields.label is not None else None
+        return checker.batch(first_row, pa.array(ids, type=id_type), pa.array(texts, type=pa.string()), label_array)
+
+    def _count_rows(self) -> int:
+        return sum(1 for _ in self._lines())
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        """Yield (1-based physical line number, raw bytes with terminator) of every non-blank line."""
+        what = "the file" if self.compression is None else f"the {self.compression} stream"
+        with read_errors_as_input_errors(self.path, what), open_input(self.path, self.compression) as handle:
+            for line_number, raw in enumerate(handle, start=1):
+                if raw.strip():
+                    yield line_number, raw
+
+    def _parse(self, line_number: int, raw: bytes) -> dict[str, Any]:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise self._utf8_error(line_number, raw, error) from error
+        if line_number == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                self.path, f"malformed JSON ({error.msg} at column {error.colno})", line=line_number
+            ) from error
+        if not isinstance(record, dict):
+            raise InputError(
+                self.path,
+                f"expected a JSON object, found {_kind_name(record)}; thresher reads JSON Lines, one object per line",
+                line=line_number,
+            )
+        return record
+
+    def _utf8_error(self, line_number: int, raw: bytes, error: UnicodeDecodeError) -> InputError:
+        # Name the field that holds the bad bytes when the line still parses with them escaped.
+        field = None
+        try:
+            record = json.loads(raw.decode("utf-8", errors="surrogateescape"))
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            bad_fields = [key for key, value in record.items() if _has_surrogates(key) or _has_surrogates(value)]
+            if self.fields.text in bad_fields:
+                field = self.fields.text
+            elif bad_fields:
+                field = bad_fields[0]
+        return InputError(
+            self.path,
+            f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})",
+            line=line_number,
+            field=field,
+        )
+
+    def _kept_lines(self, keep: np.ndarray) -> Iterator[tuple[int, bytes]]:
+        for row, (line_number, raw) in enumerate(self._lines()):
+            if keep[row]:
+                yield line_number, raw
+
+    def _write(self, keep: np.ndarray, out: Path, target: DataFormat) -> int:
+        if target.format == "jsonl":
+            # Lossless: the original bytes of each kept line, terminator included.
+            return write_lines((raw for _, raw in self._kept_lines(keep)), out, target.compression)
+        return super()._write(keep, out, target)
+
+    def _kept_batches(self, keep: np.ndarray) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        # Lines may have different keys and types, so a first pass unifies the schema of the kept records.
+        schema = pa.schema([])
+        for records, line_numbers in self._kept_record_chunks(keep):
+            chunk_schema = self._infer_schema(records, line_numbers)
+            try:
+                schema = pa.unify_schemas([schema, chunk_schema], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+                raise InputError(
+                    self.path,
+                    f"fields change type between lines and cannot share one column: {error}",
+                    line=line_numbers[0],
+                ) from error
+        if not schema.names:
+            schema = self._schema_of_first_records()
+        return schema, self._record_batches(keep, schema)
+
+    def _schema_of_first_records(self) -> pa.Schema:
+        """Give the schema of the input's first records, so that an empty subset still has its columns."""
+        for records, line_numbers in self._kept_record_chunks(np.ones(self.num_rows(), dtype=bool)):
+            return self._infer_schema(records, line_numbers)
+        return pa.schema([pa.field(self.fields.text, pa.string())])
+
+    def _record_batches(self, keep: np.ndarray, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        for records, line_numbers in self._kept_record_chunks(keep):
+            try:
+                columns = [pa.array([record.get(f.name) for record in records], type=f.type) for f in schema]
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+                raise InputError(self.path, f"cannot convert to Arrow: {error}", line=line_numbers[0]) from error
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    def _kept_record_chunks(self, keep: np.ndarray) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        records: list[dict[str, Any]] = []
+        line_numbers: list[int] = []
+        for line_number, raw in self._kept_lines(keep):
+            records.append(self._parse(line_number, raw))
+            line_numbers.append(line_number)
+            if len(records) == DEFAULT_BATCH_ROWS:
+                yield records, line_numbers
+                records, line_numbers = [], []
+        if records:
+            yield records, line_numbers
+
+    def _infer_schema(self, records: list[dict[str, Any]], line_numbers: list[int]) -> pa.Schema:
+        names = list(dict.fromkeys(name for record in records for name in record))
+        fields = []
+        for name in names:
+            values = [record.get(name) for record in records]
+            try:
+                fields.append(pa.field(name, pa.array(values).type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+                line = _first_type_change(values, line_numbers)
+                raise InputError(
+                    self.path, f"values of different types cannot share one column ({error})", line=line, field=name
+                ) from error
+        return pa.schema(fields)
+
+
+class _ArrowDataset(Dataset):
+    """A dataset read as Arrow record batches: Parquet, CSV and HF dirs. Row numbers in errors are 1-based."""
+
+    @abstractmethod
+    def schema(self) -> pa.Schema:
+        """Give the Arrow schema of all columns of the input."""
+
+    @abstractmethod
+    def _arrow_batches(self, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Yield the input's record batches (only `columns`, or all when None) in file order."""
+
+    def check_fields(self) -> None:
+        names = self.schema().names
+        for role, name in (("text", self.fields.text), ("id", self.fields.id), ("label", self.fields.label)):
+            if name is not None and name not in names:
+                raise InputError(self.path, f"has no {role} column '{name}' (columns: {', '.join(names)})", field=name)
+
+    def iter_examples(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        _check_batch_rows(batch_rows)
+        checker = _ExampleChecker(self.path, self.fields)
+        columns = list(dict.fromkeys(f for f in (self.fields.text, self.fields.id, self.fields.label) if f))
+        first_row = 0
+        for batch in _at_most(self._arrow_batches(columns, batch_rows), batch_rows):
+            texts = self._texts(batch.column(self.fields.text), first_row)
+            if self.fields.id is None:
+                ids = pa.array(checker.content_ids.assign_many(texts.to_pylist()), type=pa.string())
+            else:
+                ids = self._values(batch.column(self.fields.id), first_row, checker.identifier, "id")
+            labels = None
+            if self.fields.label is not None:
+                labels = self._values(batch.column(self.fields.label), first_row, checker.label, "label")
+            yield checker.batch(first_row, ids, texts, labels)
+            first_row += batch.num_rows
+
+    def _texts(self, column: pa.Array, first_row: int) -> pa.Array:
+        """Give the text column as `string`, raising `InputError` at the first null, empty or non-UTF-8 text."""
+        field = self.fields.text
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        if _arrow_kind(column.type) != pa.string():
+            row = first_row + _first_index(column.is_valid()) + 1 if len(column) else first_row + 1
+            raise InputError(self.path, f"text must be a string column, found {column.type}", row=row, field=field)
+        if column.null_count:
+            row = first_row + _first_index(column.is_null()) + 1
+            raise InputError(self.path, "text is null", row=row, field=field)
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid as error:
+            row = first_row + _first_invalid_utf8(column) + 1
+            raise InputError(self.path, "text is not valid UTF-8", row=row, field=field) from error
+        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        if pc.any(empty).as_py():
+            raise InputError(self.path, "text is empty", row=first_row + _first_index(empty) + 1, field=field)
+        return column.cast(pa.string())
+
+    def _values(self, column: pa.Array, first_row: int, check: Any, role: str) -> pa.Array:
+        """Give an id or label column in its thresher type (int64, string, float64, bool), each value checked."""
+        name = self.fields.id if role == "id" else self.fields.label
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        target = _arrow_kind(column.type)
+        allowed = (pa.int64(), pa.string()) if role == "id" else (pa.int64(), pa.string(), pa.float64(), pa.bool_())
+        if target not in allowed:
+            kinds = "an integer or string" if role == "id" else "a string or number"
+            raise InputError(
+                self.path, f"{role} must be {kinds} column, found {column.type}", row=first_row + 1, field=name
+            )
+        try:
+            column = column.cast(target)
+        except pa.ArrowInvalid as error:
+            raise InputError(
+                self.path, f"{role} values do not fit in {target}: {error}", row=first_row + 1, field=name
+            ) from error
+        for offset, value in enumerate(column.to_pylist()):
+            check(value, {"row": first_row + offset + 1})
+        return column
+
+    def _kept_batches(self, keep: np.ndarray) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        return self.schema(), self._filtered(keep)
+
+    def _filtered(self, keep: np.ndarray) -> Iterator[pa.RecordBatch]:
+        first_row = 0
+        for batch in self._arrow_batches(None, DEFAULT_BATCH_ROWS):
+            mask = keep[first_row : first_row + batch.num_rows]
+            first_row += batch.num_rows
+            if mask.all():
+                yield batch
+            elif mask.any():
+                yield batch.filter(pa.array(mask))
+
+
+class ParquetDataset(_ArrowDataset):
+    """A Parquet file, streamed by record batch."""
+
+    format = "parquet"
+
+    def _file(self) -> pq.ParquetFile:
+        with read_errors_as_input_errors(self.path, "the Parquet file"):
+            return pq.ParquetFile(str(self.path))
+
+    def schema(self) -> pa.Schema:
+        return self._file().schema_arrow
+
+    def _count_rows(self) -> int:
+        return self._file().metadata.num_rows
+
+    def _arrow_batches(self, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        parquet_file = self._file()
+        with read_errors_as_input_errors(self.path, "the Parquet file"), parquet_file:
+            yield from parquet_file.iter_batches(batch_size=batch_rows, columns=columns)
+
+
+class CsvDataset(_ArrowDataset):
+    """A CSV file with a header row (optionally gzip or zstd); every column is read as strings, so "007" stays."""
+
+    format = "csv"
+
+    def schema(self) -> pa.Schema:
+        with read_errors_as_input_errors(self.path, "the CSV file"), open_input(self.path, self.compression) as src:
+            reader = pcsv.open_csv(
+                src,
+                read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            )
+            names = reader.schema.names
+        return pa.schema([pa.field(name, pa.string()) for name in names])
+
+    def _count_rows(self) -> int:
+        first_column = self.schema().names[:1]
+        return sum(batch.num_rows for batch in self._arrow_batches(first_column, DEFAULT_BATCH_ROWS))
+
+    def _arrow_batches(self, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        schema = self.schema()
+        convert = pcsv.ConvertOptions(
+            column_types=schema,
+            include_columns=columns or [],
+            # An empty field is a missing value; a quoted "" is an empty string; "NA" or "null" are just text.
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=False,
+        )
+        with read_errors_as_input_errors(self.path, "the CSV file"), open_input(self.path, self.compression) as src:
+            reader = pcsv.open_csv(
+                src,
+                read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                convert_options=convert,
+            )
+            yield from reader
+
+
+class HfDataset(_ArrowDataset):
+    """A directory written by Hugging Face `datasets` `Dataset.save_to_disk`, read memory-mapped by record batch."""
+
+    format = "hf"
+
+    def data_files(self) -> list[Path]:
+        return sorted(self.path.glob("*.arrow"))
+
+    def _shards(self) -> list[Path]:
+        """Give the Arrow shards in dataset order: as state.json lists them, else by sorted name."""
+        state_path = self.path / "state.json"
+        if state_path.is_file():
+            with read_errors_as_input_errors(state_path, "state.json"):
+                try:
+                    state = json.loads(state_path.read_text())
+                except ValueError as error:
+                    raise InputError(state_path, f"malformed JSON ({error})") from error
+            names = [entry["filename"] for entry in state.get("_data_files") or [] if "filename" in entry]
+            if names:
+                return [self.path / name for name in names]
+        return self.data_files()
+
+    def schema(self) -> pa.Schema:
+        shard = self._shards()[0]
+        with read_errors_as_input_errors(shard, "the Arrow shard"), pa.memory_map(str(shard)) as source:
+            return _open_ipc(source).schema
+
+    def _count_rows(self) -> int:
+        return sum(batch.num_rows for batch in self._arrow_batches(None, DEFAULT_BATCH_ROWS))
+
+    def _arrow_batches(self, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        for shard in self._shards():
+            with read_errors_as_input_errors(shard, "the Arrow shard"), pa.memory_map(str(shard)) as source:
+                for batch in _open_ipc(source):
+                    yield batch if columns is None else batch.select(columns)
+
+
+def _open_ipc(source: pa.NativeFile) -> Iterable[pa.RecordBatch]:
+    """Open an Arrow IPC stream (what `datasets` writes) or, failing that, an Arrow IPC file."""
+    try:
+        return pa.ipc.open_stream(source)
+    except pa.ArrowInvalid:
+        source.seek(0)
+        reader = pa.ipc.open_file(source)
+        return _FileBatches(reader)
+
+
+class _FileBatches:
+    """Iterates an Arrow IPC file reader's batches the way a stream reader iterates."""
+
+    def __init__(self, reader: pa.ipc.RecordBatchFileReader) -> None:
+        self.schema = reader.schema
+        self._reader = reader
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for index in range(self._reader.num_record_batches):
+            yield self._reader.get_batch(index)
+
+
+def _at_most(batches: Iterable[pa.RecordBatch], max_rows: int) -> Iterator[pa.RecordBatch]:
+    """Yield the batches, slicing any longer than `max_rows` (zero-copy) and dropping empty ones."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, max_rows):
+            yield batch.slice(start, max_rows)
+
+
+def _check_batch_rows(batch_rows: int) -> None:
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
+
+
+def _first_index(mask: pa.Array) -> int:
+    return pc.index(mask, True).as_py()
+
+
+def _first_invalid_utf8(column: pa.Array) -> int:
+    for index, value in enumerate(column.cast(pa.binary()).to_pylist()):
+        if value is None:
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return index
+    return 0
+
+
+def _first_type_change(values: list[Any], line_numbers: list[int]) -> int:
+    """Give the line of the first value whose Python type differs from the first non-null value's."""
+    first_type = None
+    for value, line_number in zip(values, line_numbers, strict=True):
+        if value is None:
+            continue
+        if first_type is None:
+            first_type = type(value)
+        elif type(value) is not first_type:
+            return line_number
+    return line_numbers[0]
+
+
+def _python_type(value: Any) -> pa.DataType | None:
+    """Give the Arrow type that a JSON scalar maps to, or None for lists, objects and other values."""
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        return pa.int64()
+    if isinstance(value, float):
+        return pa.float64()
+    if isinstance(value, str):
+        return pa.string()
+    return None
+
+
+def _arrow_kind(data_type: pa.DataType) -> pa.DataType | None:
+    """Give the thresher type that an Arrow column type is read as, or None when it is not a scalar we take."""
+    if pa.types.is_integer(data_type):
+        return pa.int64()
+    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type) or pa.types.is_string_view(data_type):
+        return pa.string()
+    if pa.types.is_floating(data_type):
+        return pa.float64()
+    if pa.types.is_boolean(data_type):
+        return pa.bool_()
+    return None
+
+
+def _type_name(data_type: pa.DataType) -> str:
+    return {pa.int64(): "integer", pa.string(): "string", pa.float64(): "float", pa.bool_(): "boolean"}.get(
+        data_type, str(data_type)
+    )
+
+
+def _kind_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({json.dumps(value)})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\udc80" <= char <= "\udcff" for char in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(key) or _has_surrogates(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogates(item) for item in value)
+    return False
