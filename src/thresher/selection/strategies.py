@@ -1,0 +1,318 @@
+"""Selection strategies: pure functions from score arrays to the row indices to keep.
+
+Every `select_*` function returns the selected row indices as a sorted (ascending) int64 array, so callers
+can take rows from the input in their original order. Strategies that rank work on *importance*, a score
+turned so that higher means more important (see `importance`); `select_threshold` works on raw values.
+Randomness comes only from a `np.random.Generator` the caller passes in (or, where a search needs a fresh
+generator per try, a seed).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Literal
+
+import numpy as np
+
+from thresher.errors import OptionError
+from thresher.scorers.base import Direction
+
+PreferenceStrategy = Literal["top", "bottom", "random"]
+PREFERENCE_STRATEGIES: tuple[str, ...] = ("top", "bottom", "random")
+
+
+def importance(values: np.ndarray, direction: Direction | str) -> np.ndarray:
+    """Scores turned so that higher means more important, as float64.
+
+    Parameters
+    ----------
+    values:
+        One score per example (1-D).
+    direction:
+        The score column's `Direction`; `LOWER` values are negated.
+
+    Raises
+    ------
+    OptionError
+        If any value is NaN (the message says how many).
+    """
+    scores = _as_1d_float(values, "values")
+    missing = int(np.isnan(scores).sum())
+    if missing:
+        raise OptionError(f"{missing} of {scores.size} score values are NaN; fill or filter them before selecting")
+    if Direction(direction) is Direction.LOWER:
+        return -scores
+    return scores.copy()
+
+
+def preference_order(
+    strategy: PreferenceStrategy | str,
+    importance: np.ndarray,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """All row indices, most preferred first, for the `top`, `bottom` or `random` strategy.
+
+    `top` puts the most important first and `bottom` the least important first, ties going to the lower
+    row index; `random` is a permutation drawn from `rng`. Keeping k examples under a strategy is the first
+    k of its order, and keeping examples under a token budget is a prefix of it (`prefix_within_budget`).
+    """
+    scores = _as_1d_float(importance, "importance")
+    if strategy == "top":
+        # Stable sort of the negation keeps lower indices first among equal scores.
+        return np.argsort(-scores, kind="stable").astype(np.int64)
+    if strategy == "bottom":
+        return np.argsort(scores, kind="stable").astype(np.int64)
+    if strategy == "random":
+        if rng is None:
+            raise OptionError("the 'random' strategy needs a random generator (seed)")
+        return rng.permutation(scores.size).astype(np.int64)
+    raise OptionError(f"unknown strategy {strategy!r}: expected one of {', '.join(PREFERENCE_STRATEGIES)}")
+
+
+def select_top(importance: np.ndarray, k: int) -> np.ndarray:
+    """The k most important rows (ties broken by lower index first), sorted by index."""
+    order = preference_order("top", importance)
+    _check_k(k, order.size)
+    return np.sort(order[:k])
+
+
+def select_bottom(importance: np.ndarray, k: int) -> np.ndarray:
+    """The k least important rows (ties broken by lower index first), sorted by index."""
+    order = preference_order("bottom", importance)
+    _check_k(k, order.size)
+    return np.sort(order[:k])
+
+
+def select_random(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k of n rows drawn uniformly without replacement, sorted by index.
+
+    The draw is the first k of `rng.permutation(n)`, so it equals the first k of
+    `preference_order("random", ...)` under an identically seeded generator.
+    """
+    if n < 0:
+        raise OptionError(f"the number of examples cannot be negative (got {n})")
+    _check_k(k, n)
+    return np.sort(rng.permutation(n)[:k]).astype(np.int64)
+
+
+def select_threshold(
+    values: np.ndarray,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> np.ndarray:
+    """Rows whose raw value lies in [minimum, maximum] (either bound may be open), sorted by index.
+
+    NaN values never fall inside the range.
+
+    Raises
+    ------
+    OptionError
+        If both bounds are None, or minimum > maximum.
+    """
+    if minimum is None and maximum is None:
+        raise OptionError("threshold selection needs --min, --max or both")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise OptionError(f"threshold selection: --min {minimum} is greater than --max {maximum}")
+    scores = _as_1d_float(values, "values")
+    inside = ~np.isnan(scores)
+    if minimum is not None:
+        inside &= scores >= minimum
+    if maximum is not None:
+        inside &= scores <= maximum
+    return np.flatnonzero(inside).astype(np.int64)
+
+
+def assign_strata(importance: np.ndarray, strata: int) -> np.ndarray:
+    """The stratum (0 … strata-1) of each score: equal-width bins over [min, max], the last bin closed.
+
+    Bin i holds scores in [min + i·w, min + (i+1)·w) with w = (max - min) / strata, and the maximum goes in
+    the last bin. When all scores are equal they all fall in bin 0.
+    """
+    if not isinstance(strata, numbers.Integral) or strata < 1:
+        raise OptionError(f"--strata must be a whole number of at least 1 (got {strata!r})")
+    scores = _as_1d_float(importance, "importance")
+    if scores.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not np.isfinite(scores).all():
+        raise OptionError("stratified selection needs finite scores; some are infinite or NaN")
+    low, high = float(scores.min()), float(scores.max())
+    if high == low:
+        return np.zeros(scores.size, dtype=np.int64)
+    position = (scores - low) / (high - low) * strata
+    return np.clip(np.floor(position), 0, strata - 1).astype(np.int64)
+
+
+def allocate_strata(sizes: np.ndarray, k: int) -> np.ndarray:
+    """How many of k to take from each stratum, CCS style; returned in the order of `sizes`.
+
+    Strata are visited from smallest to largest (ties by lower stratum first); each takes
+    min(size, remaining_budget // remaining_strata), so small strata are kept whole and the rest of the
+    budget is spread evenly over the large ones. The allocations sum to k when k <= sum(sizes).
+    """
+    stratum_sizes = np.asarray(sizes, dtype=np.int64)
+    _check_k(k, int(stratum_sizes.sum()))
+    allocation = np.zeros(stratum_sizes.size, dtype=np.int64)
+    remaining = int(k)
+    visit_order = np.argsort(stratum_sizes, kind="stable")
+    for visited, stratum in enumerate(visit_order):
+        share = remaining // (stratum_sizes.size - visited)
+        allocation[stratum] = min(int(stratum_sizes[stratum]), share)
+        remaining -= int(allocation[stratum])
+    return allocation
+
+
+def select_stratified(
+    importance: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    strata: int = 50,
+    drop_hardest: float = 0.0,
+) -> np.ndarray:
+    """k rows by coverage-centric coreset selection (CCS, Zheng et al. 2023), sorted by index.
+
+    First the `round(drop_hardest * n)` most important ("hardest") rows are dropped (ties by lower index
+    first, as in `select_top`). The remaining scores are split into `strata` equal-width bins over their
+    [min, max] (`assign_strata`), the budget is spread over the bins (`allocate_strata`), and each bin's
+    share is drawn uniformly at random, bins in ascending order.
+
+    Parameters
+    ----------
+    importance:
+        Higher = more important; see `importance`.
+    k:
+        Number of rows to select; at most the number left after dropping.
+    rng:
+        The only source of randomness.
+    strata:
+        Number of equal-width score bins.
+    drop_hardest:
+        Fraction in [0, 1) of the most important rows to exclude before stratifying (CCS's hard cutoff).
+
+    Raises
+    ------
+    OptionError
+        If k exceeds the rows left after dropping, or an option is out of range.
+    """
+    candidates, labels = _stratify(importance, strata=strata, drop_hardest=drop_hardest)
+    return _sample_strata(candidates, labels, strata, k, rng, drop_hardest=drop_hardest)
+
+
+def prefix_within_budget(order: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
+    """The longest prefix of `order` whose total cost is at most `budget`, as rows sorted by index.
+
+    Parameters
+    ----------
+    order:
+        Row indices, most preferred first (see `preference_order`).
+    costs:
+        Cost of every row, indexed by row (e.g. its token count); non-negative.
+    budget:
+        The most the selected rows may cost in total.
+    """
+    row_costs = _check_costs(costs)
+    _check_budget(budget)
+    preferred = np.asarray(order, dtype=np.int64)
+    if preferred.ndim != 1:
+        raise OptionError(f"order must be one-dimensional (got shape {preferred.shape})")
+    spent = np.cumsum(row_costs[preferred])
+    # Costs are non-negative, so the running total is non-decreasing and the prefix ends where it passes.
+    length = int(np.searchsorted(spent, budget, side="right"))
+    return np.sort(preferred[:length])
+
+
+def select_stratified_within_budget(
+    importance: np.ndarray,
+    costs: np.ndarray,
+    budget: float,
+    seed: int,
+    *,
+    strata: int = 50,
+    drop_hardest: float = 0.0,
+) -> np.ndarray:
+    """The CCS selection of the largest size k whose total cost fits in `budget`, sorted by index.
+
+    k is found by binary search; each try runs `select_stratified` with a fresh generator seeded with
+    `seed`, so the result is reproducible and equals `select_stratified(..., k, default_rng(seed), ...)`.
+    Because a random draw of k+1 rows is not a superset of the draw of k, total cost need not grow with k;
+    the search guarantees that the returned selection fits and that the draw of size k+1 does not.
+    """
+    scores = _as_1d_float(importance, "importance")
+    row_costs = _check_costs(costs)
+    if row_costs.size != scores.size:
+        raise OptionError(f"costs has {row_costs.size} entries but importance has {scores.size}")
+    _check_budget(budget)
+    candidates, labels = _stratify(scores, strata=strata, drop_hardest=drop_hardest)
+
+    def draw(k: int) -> np.ndarray:
+        return _sample_strata(candidates, labels, strata, k, np.random.default_rng(seed), drop_hardest=drop_hardest)
+
+    best = np.zeros(0, dtype=np.int64)
+    fits, too_many = 0, candidates.size + 1  # invariant: draw(fits) fits, draw(too_many) does not
+    while too_many - fits > 1:
+        k = (fits + too_many) // 2
+        selection = draw(k)
+        if row_costs[selection].sum() <= budget:
+            fits, best = k, selection
+        else:
+            too_many = k
+    return best
+
+
+def _stratify(importance: np.ndarray, *, strata: int, drop_hardest: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rows left after dropping the hardest, and the stratum of each, in row order."""
+    scores = _as_1d_float(importance, "importance")
+    if not 0.0 <= drop_hardest < 1.0:
+        raise OptionError(f"--drop-hardest must be at least 0 and below 1 (got {drop_hardest})")
+    dropped = round(drop_hardest * scores.size)
+    candidates = np.sort(preference_order("top", scores)[dropped:])
+    return candidates, assign_strata(scores[candidates], strata)
+
+
+def _sample_strata(
+    candidates: np.ndarray,
+    labels: np.ndarray,
+    strata: int,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    drop_hardest: float,
+) -> np.ndarray:
+    if isinstance(k, numbers.Integral) and not isinstance(k, bool) and k > candidates.size:
+        raise OptionError(
+            f"cannot select {k} examples: only {candidates.size} are left after dropping the hardest "
+            f"{drop_hardest:g} fraction"
+        )
+    allocation = allocate_strata(np.bincount(labels, minlength=strata), k)
+    chosen = [
+        rng.choice(candidates[labels == stratum], size=int(take), replace=False)
+        for stratum, take in enumerate(allocation)
+        if take > 0
+    ]
+    if not chosen:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def _as_1d_float(values: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise OptionError(f"{name} must be one-dimensional (got shape {array.shape})")
+    return array
+
+
+def _check_k(k: int, n: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= n:
+        raise OptionError(f"cannot select {k!r} of {n} examples: the number to keep must be between 0 and {n}")
+
+
+def _check_costs(costs: np.ndarray) -> np.ndarray:
+    row_costs = _as_1d_float(costs, "costs")
+    if np.isnan(row_costs).any() or (row_costs < 0).any():
+        raise OptionError("costs (e.g. token counts) must be non-negative numbers")
+    return row_costs
+
+
+def _check_budget(budget: float) -> None:
+    if not budget >= 0:
+        raise OptionError(f"--budget-tokens must be non-negative (got {budget})")
