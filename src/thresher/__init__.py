@@ -1,0 +1,38 @@
+"""thresher: measure how much each training example matters, and prune or select training data.
+
+Python API (mirrors the CLI)::
+
+    import thresher
+    thresher.score("data.jsonl", scorers=["likelihood"], model="HuggingFaceTB/SmolLM2-135M", out="scores/")
+    thresher.select("data.jsonl", scores="scores/", by="nll_mean", keep=0.5, strategy="top", out="kept.jsonl")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["ThresherError", "list_scorers", "score", "select", "__version__"]
+
+if TYPE_CHECKING:
+    from thresher.api import score, select
+    from thresher.errors import ThresherError
+    from thresher.scorers.registry import list_scorers
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `import thresher` does not pull torch or pyarrow in before they are needed.
+    if name in {"score", "select"}:
+        from thresher import api
+
+        return getattr(api, name)
+    if name == "ThresherError":
+        from thresher.errors import ThresherError
+
+        return ThresherError
+    if name == "list_scorers":
+        from thresher.scorers.registry import list_scorers
+
+        return list_scorers
+    raise AttributeError(f"module 'thresher' has no attribute {name!r}")

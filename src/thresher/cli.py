@@ -1,0 +1,233 @@
+"""Command line: `thresher score | select | info | train-ref | demo`.
+
+Each command is a thin layer over the Python API; user mistakes (`ThresherError`) become one line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thresher.errors import ThresherError
+
+app = typer.Typer(
+    name="thresher",
+    help="Measure how much each training example matters, and prune or select training data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+USER_ERROR_EXIT = 2
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a `ThresherError` into one line on stderr and exit code 2; Ctrl-C into exit code 130."""
+    try:
+        yield
+    except ThresherError as error:
+        stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(USER_ERROR_EXIT) from None
+    except KeyboardInterrupt:
+        stderr.print("interrupted; rerun the same command to resume", highlight=False)
+        raise typer.Exit(130) from None
+
+
+InputArg = Annotated[Path, typer.Argument(help="JSONL (.gz/.zst), Parquet, CSV, or a saved Hugging Face dataset dir.")]
+TextField = Annotated[str, typer.Option("--text-field", help="Field holding the text.")]
+IdField = Annotated[
+    str | None,
+    typer.Option("--id-field", help="Field holding a unique id (default: stable content hash + occurrence)."),
+]
+LabelField = Annotated[str | None, typer.Option("--label-field", help="Field holding a class label.")]
+
+
+@app.command()
+def score(
+    input: InputArg,
+    scorer: Annotated[str, typer.Option("--scorer", help="Scorer name(s), comma-separated.")],
+    out: Annotated[Path, typer.Option("--out", help="Score directory to write (shared by several scorers).")],
+    model: Annotated[str | None, typer.Option("--model", help="Hugging Face id, local dir or .gguf file.")] = None,
+    text_field: TextField = "text",
+    id_field: IdField = None,
+    label_field: LabelField = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto | float32 | bfloat16")] = "auto",
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    batch_tokens: Annotated[
+        int | None, typer.Option("--batch-tokens", help="Token budget per forward batch (padding included).")
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option("--max-length", help="Context window for long examples (default: the model's).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace scores made with other settings.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Score every example and write the scores to a score directory."""
+    with user_errors():
+        from thresher.api import score as run_score
+
+        names = [name.strip() for name in scorer.split(",") if name.strip()]
+        summary = run_score(
+            input,
+            scorers=names,
+            out=out,
+            text_field=text_field,
+            id_field=id_field,
+            label_field=label_field,
+            seed=seed,
+            overwrite=overwrite,
+            show_progress=not quiet,
+            model=model,
+            dtype=dtype,
+            device=device,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+        )
+        for name in names:
+            computed, reused = summary.shards_computed.get(name, 0), summary.shards_reused.get(name, 0)
+            note = f" ({reused} shard(s) reused)" if reused else ""
+            stdout.print(f"{name}: {summary.row_count} examples scored, {computed} shard(s) computed{note} → {out}")
+
+
+@app.command()
+def select(
+    input: InputArg,
+    scores: Annotated[Path, typer.Option("--scores", help="Score directory made by `thresher score`.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the kept examples (format from suffix).")],
+    by: Annotated[str | None, typer.Option("--by", help="Score column to select by.")] = None,
+    keep: Annotated[
+        str | None, typer.Option("--keep", help="Fraction (0.3) or count (5000) of examples to keep.")
+    ] = None,
+    budget_tokens: Annotated[
+        int | None, typer.Option("--budget-tokens", help="Keep examples up to this many tokens (needs n_tokens).")
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="top | bottom | random | threshold | stratified")
+    ] = "top",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    write_pruned: Annotated[
+        Path | None, typer.Option("--write-pruned", help="Also write the examples that were dropped.")
+    ] = None,
+    minimum: Annotated[float | None, typer.Option("--min", help="threshold: lowest value kept.")] = None,
+    maximum: Annotated[float | None, typer.Option("--max", help="threshold: highest value kept.")] = None,
+    strata: Annotated[int, typer.Option("--strata", help="stratified: number of score strata.")] = 50,
+    drop_hardest: Annotated[
+        float, typer.Option("--drop-hardest", help="stratified: first drop this fraction of the most important.")
+    ] = 0.0,
+    text_field: Annotated[str | None, typer.Option("--text-field")] = None,
+    id_field: IdField = None,
+    label_field: LabelField = None,
+) -> None:
+    """Keep a subset of the input chosen by a score column, written in the input's format."""
+    with user_errors():
+        from thresher.api import select as run_select
+
+        result = run_select(
+            input,
+            scores=scores,
+            by=by,
+            out=out,
+            strategy=strategy,
+            keep=keep,
+            budget_tokens=budget_tokens,
+            seed=seed,
+            write_pruned=write_pruned,
+            minimum=minimum,
+            maximum=maximum,
+            strata=strata,
+            drop_hardest=drop_hardest,
+            text_field=text_field,
+            id_field=id_field,
+            label_field=label_field,
+        )
+        tokens = f", {result.kept_tokens:,} tokens" if result.kept_tokens is not None else ""
+        pruned = f"; pruned {result.pruned} → {result.pruned_out}" if result.pruned_out else ""
+        stdout.print(
+            f"kept {result.kept} of {result.input_rows} examples{tokens} "
+            f"({result.strategy}{' by ' + result.by if result.by else ''}) → {result.out}{pruned}"
+        )
+
+
+@app.command()
+def info(score_dir: Annotated[Path, typer.Argument(help="Score directory.")]) -> None:
+    """Summarise a score directory: scorers, provenance, and per column count, min/median/max and a histogram."""
+    with user_errors():
+        from thresher.report.info import print_store_summary
+
+        print_store_summary(score_dir, stdout)
+
+
+@app.command("train-ref")
+def train_ref(
+    input: InputArg,
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write (a normal Hugging Face model).")],
+    folds: Annotated[
+        int, typer.Option("--folds", help="Train K models, each scoring the fold it did not see (K ≥ 2).")
+    ] = 1,
+    text_field: TextField = "text",
+    id_field: IdField = None,
+    epochs: Annotated[int, typer.Option("--epochs")] = 3,
+    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 4096,
+    n_layer: Annotated[int, typer.Option("--layers")] = 4,
+    n_embd: Annotated[int, typer.Option("--width")] = 128,
+    context_length: Annotated[int, typer.Option("--context-length")] = 128,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+) -> None:
+    """Train a small GPT-style reference model (and byte-level BPE tokenizer) on the input texts."""
+    with user_errors():
+        from thresher.train_ref import train_reference
+
+        summaries = train_reference(
+            input,
+            out=out,
+            folds=folds,
+            text_field=text_field,
+            id_field=id_field,
+            epochs=epochs,
+            vocab_size=vocab_size,
+            n_layer=n_layer,
+            n_embd=n_embd,
+            context_length=context_length,
+            seed=seed,
+            overwrite=overwrite,
+        )
+        for index, summary in enumerate(summaries):
+            label = f"fold {index}: " if len(summaries) > 1 else ""
+            stdout.print(
+                f"{label}{summary.n_params:,} parameters, {summary.n_train_tokens:,} training tokens, "
+                f"final loss {summary.final_train_loss:.3f}, {summary.seconds:.0f} s"
+            )
+        stdout.print(f"reference model → {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's outputs.")] = Path("thresher-demo"),
+) -> None:
+    """Score, select and report on a bundled sample of WordNet glosses, end to end."""
+    with user_errors():
+        from thresher.report.demo import run_demo
+
+        report = run_demo(out, console=stdout)
+        stdout.print(f"report → {report}")
+
+
+def main() -> None:
+    """Entry point of the `thresher` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Local engine: stream a dataset in fixed-size shards through one or more scorers into a score store.
+
+Shard boundaries depend only on the input and `shard_rows`, so an interrupted run resumes by skipping the
+shards the manifest already records, and every scorer's shard `i` covers the same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from thresher.data.fields import ID_COLUMN, ROW_COLUMN
+from thresher.engine.progress import ScoreProgress
+from thresher.scorers.base import RunContext, Scorer
+from thresher.store import ScorerRun, ScoreStore
+
+DEFAULT_SHARD_ROWS = 8192
+
+
+@dataclass
+class ScoringSummary:
+    """What a scoring call did: rows in the input, and per scorer the shards it had to compute."""
+
+    row_count: int = 0
+    shards_computed: dict[str, int] = field(default_factory=dict)
+    shards_reused: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Re-slice a stream of record batches into batches of exactly `rows` rows (the last may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows).combine_chunks().to_batches()[0]
+            rest = table.slice(rows)
+            pending = rest.combine_chunks().to_batches() if rest.num_rows else []
+            pending_rows = rest.num_rows
+    if pending_rows:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def run_scorers(
+    examples: Iterable[pa.RecordBatch],
+    scorers: Sequence[Scorer],
+    store: ScoreStore,
+    *,
+    total_rows: int | None = None,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    context: RunContext | None = None,
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> ScoringSummary:
+    """Score every example with every scorer and write the results to `store` (already bound to the input).
+
+    Args:
+        examples: record batches with `row`, `id`, `text` (and `label`) columns, in input order.
+        scorers: scorers to run; each writes its own columns.
+        store: the score store, bound to this input.
+        total_rows: number of examples, for the progress bar (optional).
+        shard_rows: rows per shard, the unit of writing and of resume.
+    """
+    context = context or RunContext()
+    started = time.perf_counter()
+    runs = [
+        store.start_run(scorer.name, scorer.get_params(), scorer.columns, shard_rows=shard_rows, overwrite=overwrite)
+        for scorer in scorers
+    ]
+    summary = ScoringSummary(
+        shards_computed={scorer.name: 0 for scorer in scorers},
+        shards_reused={scorer.name: 0 for scorer in scorers},
+    )
+    pending = [(scorer, run) for scorer, run in zip(scorers, runs, strict=True) if not run.complete]
+    if not pending:
+        summary.row_count = store.row_count() or 0
+        for scorer, run in zip(scorers, runs, strict=True):
+            summary.shards_reused[scorer.name] = len(run.done_shards)
+        return summary
+
+    ready: set[str] = set()
+    with ScoreProgress(total_rows, [scorer.name for scorer, _ in pending], enabled=show_progress) as progress:
+        row_count = 0
+        for index, shard in enumerate(rechunk(examples, shard_rows)):
+            row_start = int(shard.column(ROW_COLUMN)[0].as_py())
+            row_count += shard.num_rows
+            scorer_input = shard.drop_columns([ROW_COLUMN])
+            for scorer, run in pending:
+                if index in run.done_shards:
+                    summary.shards_reused[scorer.name] += 1
+                    progress.advance(scorer.name, shard.num_rows, 0)
+                    continue
+                if scorer.name not in ready:
+                    scorer.set_progress_callback(progress.callback(scorer.name))
+                    scorer.setup(context)
+                    ready.add(scorer.name)
+                _score_shard(scorer, run, index, row_start, scorer_input, progress)
+                summary.shards_computed[scorer.name] += 1
+        for scorer, run in pending:
+            if scorer.name not in ready:
+                scorer.setup(context)
+            run.finish(row_count, scorer.provenance())
+            scorer.teardown()
+    summary.row_count = row_count
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _score_shard(
+    scorer: Scorer,
+    run: ScorerRun,
+    index: int,
+    row_start: int,
+    shard: pa.RecordBatch,
+    progress: ScoreProgress,
+) -> None:
+    started = time.perf_counter()
+    progress.begin_shard(scorer.name)
+    scores = scorer.score_batch(shard)
+    tokens = int(scores["n_tokens"].sum()) if "n_tokens" in scores else 0
+    progress.end_shard(scorer.name, shard.num_rows, tokens)
+    run.write_shard(
+        index,
+        row_start,
+        shard.column(ID_COLUMN),
+        scores,
+        seconds=time.perf_counter() - started,
+        tokens=tokens,
+    )

@@ -1,0 +1,321 @@
+"""Score store: a directory of Parquet shards (`id` + score columns) per scorer and a `manifest.json`.
+
+Layout::
+
+    SCORE_DIR/
+      manifest.json                      # input fingerprint, and per scorer: params, columns, provenance, shards
+      likelihood/part-00000.parquet      # id, nll_sum, nll_mean, ppl, bits_per_byte, n_tokens
+      compression/part-00000.parquet     # id, zlib_ratio, zstd_ratio, lzma_ratio
+
+Shard `i` of every scorer covers input rows `[i * shard_rows, (i + 1) * shard_rows)`, so scorers line up
+row by row. Shards and the manifest are written to a temporary name and renamed, so a crash leaves either
+the old or the new file, never half of one; a rerun of the same scorer with the same parameters skips the
+shards already recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from thresher.errors import StoreError
+from thresher.provenance import package_versions, params_fingerprint
+from thresher.scorers.base import Direction, ScoreColumn
+
+MANIFEST_NAME = "manifest.json"
+STORE_FORMAT = "thresher-scores"
+STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A score column as the manifest describes it."""
+
+    name: str
+    scorer: str
+    direction: Direction
+    description: str
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _same_input(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
+    keys = ("size_bytes", "blake2b", "fields")
+    return all(recorded.get(key) == current.get(key) for key in keys)
+
+
+class ScoreStore:
+    """Read and write one score directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.manifest_path = self.root / MANIFEST_NAME
+        self.manifest: dict[str, Any] = self._load_manifest() if self.manifest_path.exists() else {}
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: str | Path) -> ScoreStore:
+        """Open an existing score directory for reading; `StoreError` when it is not one."""
+        root = Path(root)
+        if not (root / MANIFEST_NAME).is_file():
+            raise StoreError(
+                f"{root}: not a thresher score directory (no {MANIFEST_NAME}); run `thresher score` first"
+            )
+        return cls(root)
+
+    def _load_manifest(self) -> dict[str, Any]:
+        try:
+            manifest: dict[str, Any] = json.loads(self.manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise StoreError(f"{self.manifest_path}: unreadable manifest ({error})") from None
+        if manifest.get("format") != STORE_FORMAT:
+            raise StoreError(f"{self.manifest_path}: not a thresher score manifest")
+        return manifest
+
+    def _save_manifest(self) -> None:
+        self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _write_json_atomic(self.manifest_path, self.manifest)
+
+    # -- binding to an input -----------------------------------------------------------------------
+
+    def bind_input(self, input_fingerprint: dict[str, Any], *, overwrite: bool = False) -> None:
+        """Tie this directory to one input file; refuse scores of another input unless `overwrite`."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: exists and is not a directory")
+        recorded = self.manifest.get("input")
+        if recorded is not None and not _same_input(recorded, input_fingerprint):
+            if not overwrite:
+                raise StoreError(
+                    f"{self.root}: holds scores of {recorded.get('path')} (size {recorded.get('size_bytes')}, "
+                    f"fields {recorded.get('fields')}), not of {input_fingerprint.get('path')}; "
+                    "use another --out or --overwrite"
+                )
+            self._wipe()
+        if not self.manifest:
+            if self.root.exists() and any(self.root.iterdir()):
+                raise StoreError(f"{self.root}: directory is not empty and is not a thresher score directory")
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.manifest = {
+                "format": STORE_FORMAT,
+                "version": STORE_VERSION,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "scorers": {},
+            }
+        self.manifest["input"] = input_fingerprint
+        self._save_manifest()
+
+    def _wipe(self) -> None:
+        for name in self.manifest.get("scorers", {}):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        self.manifest = {}
+        self.manifest_path.unlink(missing_ok=True)
+
+    def check_input(self, input_fingerprint: dict[str, Any]) -> None:
+        """Raise `StoreError` unless this directory's scores were computed from this input."""
+        recorded = self.manifest.get("input", {})
+        if not _same_input(recorded, input_fingerprint):
+            raise StoreError(
+                f"{self.root}: scores were computed from {recorded.get('path')} "
+                f"(size {recorded.get('size_bytes')}, fields {recorded.get('fields')}), "
+                f"which does not match {input_fingerprint.get('path')} "
+                f"(size {input_fingerprint.get('size_bytes')}, fields {input_fingerprint.get('fields')})"
+            )
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        scorer_name: str,
+        params: dict[str, Any],
+        columns: Sequence[ScoreColumn],
+        *,
+        shard_rows: int,
+        overwrite: bool = False,
+    ) -> ScorerRun:
+        """Begin (or resume) writing one scorer's shards."""
+        if "input" not in self.manifest:
+            raise StoreError(f"{self.root}: bind_input must be called before writing scores")
+        fingerprint = params_fingerprint(scorer_name, params)
+        scorers: dict[str, Any] = self.manifest["scorers"]
+        for other, entry in scorers.items():
+            clash = set(entry["columns"]) & {column.name for column in columns}
+            if other != scorer_name and clash:
+                raise StoreError(f"{self.root}: column(s) {sorted(clash)} already written by scorer '{other}'")
+        entry = scorers.get(scorer_name)
+        resumable = entry is not None and entry["fingerprint"] == fingerprint and entry["shard_rows"] == shard_rows
+        if entry is not None and not resumable:
+            if not overwrite and entry["fingerprint"] != fingerprint:
+                raise StoreError(
+                    f"{self.root}: scorer '{scorer_name}' was run with other parameters "
+                    f"({json.dumps(entry['params'], default=str)}); use --overwrite to replace its scores"
+                )
+            shutil.rmtree(self.root / scorer_name, ignore_errors=True)
+            entry = None
+        if entry is None:
+            entry = {
+                "params": params,
+                "fingerprint": fingerprint,
+                "columns": {
+                    column.name: {
+                        "direction": str(column.direction),
+                        "description": column.description,
+                        "dtype": column.dtype,
+                    }
+                    for column in columns
+                },
+                "shard_rows": shard_rows,
+                "shards": [],
+                "complete": False,
+                "seconds": 0.0,
+            }
+            scorers[scorer_name] = entry
+            self._save_manifest()
+        (self.root / scorer_name).mkdir(parents=True, exist_ok=True)
+        return ScorerRun(self, scorer_name)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @property
+    def scorer_names(self) -> list[str]:
+        return list(self.manifest.get("scorers", {}))
+
+    def column_infos(self) -> dict[str, ColumnInfo]:
+        """Every score column in the directory, keyed by name."""
+        infos = {}
+        for scorer, entry in self.manifest.get("scorers", {}).items():
+            for name, column in entry["columns"].items():
+                infos[name] = ColumnInfo(name, scorer, Direction(column["direction"]), column["description"])
+        return infos
+
+    def read_columns(self, columns: Sequence[str]) -> pa.Table:
+        """`id` plus the named columns for every input row, in input order.
+
+        Raises `StoreError` for an unknown column or a scorer whose run is not complete.
+        """
+        infos = self.column_infos()
+        unknown = [name for name in columns if name not in infos]
+        if unknown:
+            available = ", ".join(sorted(infos)) or "none"
+            raise StoreError(f"{self.root}: no score column {unknown[0]!r}; available: {available}")
+        by_scorer: dict[str, list[str]] = {}
+        for name in columns:
+            by_scorer.setdefault(infos[name].scorer, []).append(name)
+        result: pa.Table | None = None
+        for scorer, names in by_scorer.items():
+            table = self._read_scorer(scorer, names)
+            if result is None:
+                result = table
+                continue
+            if not result.column("id").equals(table.column("id")):
+                raise StoreError(f"{self.root}: scorer '{scorer}' has rows that do not line up with the others")
+            for name in names:
+                result = result.append_column(name, table.column(name))
+        if result is None:
+            raise StoreError("no columns requested")
+        return result
+
+    def _read_scorer(self, scorer: str, names: Sequence[str]) -> pa.Table:
+        entry = self.manifest["scorers"][scorer]
+        if not entry.get("complete"):
+            done = sum(shard["rows"] for shard in entry["shards"])
+            raise StoreError(
+                f"{self.root}: scorer '{scorer}' is incomplete ({done} rows scored); "
+                "rerun the same `thresher score` command to finish it"
+            )
+        shards = sorted(entry["shards"], key=lambda shard: shard["index"])
+        tables = [pq.read_table(self.root / shard["file"], columns=["id", *names]) for shard in shards]
+        return pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
+
+    def row_count(self) -> int | None:
+        """Number of scored input rows, once any scorer has completed."""
+        count = self.manifest.get("row_count")
+        return int(count) if count is not None else None
+
+
+class ScorerRun:
+    """Writes one scorer's shards and records them in the manifest as they land."""
+
+    def __init__(self, store: ScoreStore, scorer_name: str) -> None:
+        self.store = store
+        self.scorer_name = scorer_name
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = self.store.manifest["scorers"][self.scorer_name]
+        return entry
+
+    @property
+    def done_shards(self) -> set[int]:
+        return {shard["index"] for shard in self.entry["shards"]}
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.entry.get("complete"))
+
+    def write_shard(
+        self,
+        index: int,
+        row_start: int,
+        ids: pa.Array,
+        scores: dict[str, np.ndarray],
+        *,
+        seconds: float = 0.0,
+        tokens: int = 0,
+    ) -> None:
+        """Write shard `index` (ids + score arrays) atomically, then record it and its cost in the manifest."""
+        expected = set(self.entry["columns"])
+        if set(scores) != expected:
+            raise RuntimeError(
+                f"scorer '{self.scorer_name}' returned columns {sorted(scores)}, declared {sorted(expected)}"
+            )
+        for name, values in scores.items():
+            if len(values) != len(ids):
+                raise RuntimeError(
+                    f"scorer '{self.scorer_name}' returned {len(values)} values for column '{name}', "
+                    f"expected {len(ids)}"
+                )
+        table = pa.table({"id": ids, **{name: scores[name] for name in self.entry["columns"]}})
+        relative = f"{self.scorer_name}/part-{index:05d}.parquet"
+        path = self.store.root / relative
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+        shards = [shard for shard in self.entry["shards"] if shard["index"] != index]
+        shards.append({"index": index, "file": relative, "row_start": row_start, "rows": len(ids)})
+        self.entry["shards"] = sorted(shards, key=lambda shard: shard["index"])
+        self.entry["seconds"] = round(self.entry.get("seconds", 0.0) + seconds, 3)
+        self.entry["tokens"] = self.entry.get("tokens", 0) + tokens
+        self.store._save_manifest()
+
+    def finish(self, row_count: int, provenance: dict[str, Any]) -> None:
+        """Mark the run complete once every row has a score, recording provenance and throughput."""
+        entry = self.entry
+        scored = sum(shard["rows"] for shard in entry["shards"])
+        if scored != row_count:
+            raise RuntimeError(f"scorer '{self.scorer_name}' scored {scored} of {row_count} rows")
+        entry["complete"] = True
+        entry["row_count"] = row_count
+        entry["provenance"] = provenance
+        entry["packages"] = package_versions()
+        entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if entry["seconds"] > 0:
+            entry["examples_per_second"] = round(row_count / entry["seconds"], 2)
+            if entry.get("tokens"):
+                entry["tokens_per_second"] = round(entry["tokens"] / entry["seconds"], 2)
+        self.store.manifest["row_count"] = row_count
+        self.store._save_manifest()

@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from thresher.errors import StoreError
+from thresher.scorers.base import Direction, ScoreColumn
+from thresher.store import ScoreStore
+
+COLUMNS = (ScoreColumn("a", Direction.HIGHER, "test a"), ScoreColumn("b", Direction.LOWER, "test b"))
+INPUT = {"path": "/data/x.jsonl", "format": "jsonl", "size_bytes": 10, "blake2b": "abc", "fields": {"text": "text"}}
+
+
+def write_two_shards(store: ScoreStore, params: dict | None = None) -> None:
+    run = store.start_run("test", params or {"p": 1}, COLUMNS, shard_rows=2)
+    run.write_shard(0, 0, pa.array(["x", "y"]), {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}, seconds=1.0)
+    run.write_shard(1, 2, pa.array(["z"]), {"a": np.array([5.0]), "b": np.array([6.0])}, seconds=1.0)
+    run.finish(3, {"model": "none"})
+
+
+def test_shards_read_back_in_input_order_with_directions(tmp_path):
+    store = ScoreStore(tmp_path / "scores")
+    store.bind_input(INPUT)
+    write_two_shards(store)
+    reopened = ScoreStore.open(tmp_path / "scores")
+    table = reopened.read_columns(["b", "a"])
+    assert table.column("id").to_pylist() == ["x", "y", "z"]
+    assert table.column("a").to_pylist() == [1.0, 2.0, 5.0]
+    assert table.column("b").to_pylist() == [3.0, 4.0, 6.0]
+    assert reopened.column_infos()["b"].direction is Direction.LOWER
+    manifest = json.loads((tmp_path / "scores" / "manifest.json").read_text())
+    entry = manifest["scorers"]["test"]
+    assert entry["complete"] and entry["row_count"] == 3 and entry["seconds"] == 2.0
+    assert entry["provenance"] == {"model": "none"} and "pyarrow" in entry["packages"]
+    assert not list((tmp_path / "scores").rglob("*.tmp"))
+
+
+def test_other_input_is_refused_unless_overwrite(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    write_two_shards(store)
+    other = {**INPUT, "blake2b": "def"}
+    with pytest.raises(StoreError, match="not of /data/x.jsonl"):
+        ScoreStore(tmp_path).bind_input(other)
+    with pytest.raises(StoreError, match="does not match"):
+        ScoreStore.open(tmp_path).check_input(other)
+    fresh = ScoreStore(tmp_path)
+    fresh.bind_input(other, overwrite=True)
+    assert fresh.scorer_names == [] and not (tmp_path / "test").exists()
+
+
+def test_changed_parameters_are_refused_and_same_parameters_resume(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    run = store.start_run("test", {"p": 1}, COLUMNS, shard_rows=2)
+    run.write_shard(0, 0, pa.array(["x", "y"]), {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])})
+    resumed = ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2)
+    assert resumed.done_shards == {0} and not resumed.complete
+    with pytest.raises(StoreError, match="other parameters"):
+        ScoreStore(tmp_path).start_run("test", {"p": 2}, COLUMNS, shard_rows=2)
+    replaced = ScoreStore(tmp_path).start_run("test", {"p": 2}, COLUMNS, shard_rows=2, overwrite=True)
+    assert replaced.done_shards == set()
+
+
+def test_incomplete_scorer_and_unknown_column_are_clear_errors(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    store.start_run("test", {}, COLUMNS, shard_rows=2)
+    with pytest.raises(StoreError, match="incomplete"):
+        store.read_columns(["a"])
+    with pytest.raises(StoreError, match="no score column 'nope'; available: a, b"):
+        store.read_columns(["nope"])
+
+
+def test_two_scorers_cannot_claim_the_same_column(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    store.start_run("first", {}, COLUMNS, shard_rows=2)
+    with pytest.raises(StoreError, match="already written by scorer 'first'"):
+        store.start_run("second", {}, COLUMNS[:1], shard_rows=2)
+
+
+def test_open_refuses_a_directory_without_manifest(tmp_path):
+    with pytest.raises(StoreError, match="not a thresher score directory"):
+        ScoreStore.open(tmp_path)
+
+
+def test_a_shard_with_missing_values_is_a_bug_not_a_silent_write(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    run = store.start_run("test", {}, COLUMNS, shard_rows=2)
+    with pytest.raises(RuntimeError, match="returned 1 values"):
+        run.write_shard(0, 0, pa.array(["x", "y"]), {"a": np.array([1.0]), "b": np.array([3.0, 4.0])})
