@@ -14,12 +14,13 @@ from thresher.data.readers import open_dataset
 from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorers
 from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
-from thresher.scorers.registry import build_scorer
+from thresher.scorers.registry import build_scorer, scorer_param_names
 from thresher.selection import strategies
+from thresher.selection.handlers import HANDLERS, WITHOUT_SCORES, SelectionRequest
 from thresher.selection.keep import parse_keep
 from thresher.store import ScoreStore
 
-STRATEGIES = ("top", "bottom", "random", "threshold", "stratified")
+CACHE_DIR_NAME = "cache"
 
 
 def score(
@@ -50,6 +51,12 @@ def score(
     if not scorers:
         raise OptionError("no scorer given; use --scorer NAME[,NAME...]")
     options = {**scorer_options, "seed": seed}
+    named = [item for item in scorers if isinstance(item, str)]
+    used = set().union(*(scorer_param_names(name) for name in named)) if named else set()
+    unused = sorted(key for key, value in scorer_options.items() if value is not None and key not in used)
+    if named and unused:
+        flags = ", ".join("--" + key.replace("_", "-") for key in unused)
+        raise OptionError(f"{flags} not used by scorer(s) {', '.join(named)}")
     built = [item if isinstance(item, Scorer) else build_scorer(item, options) for item in scorers]
     names = [scorer.name for scorer in built]
     if len(set(names)) != len(names):
@@ -62,12 +69,13 @@ def score(
     store = ScoreStore(out)
     store.bind_input(dataset.fingerprint(), overwrite=overwrite)
     return run_scorers(
-        dataset.iter_examples(),
+        dataset.iter_examples,
         built,
         store,
-        total_rows=dataset.num_rows() if show_progress else None,
+        # The row count of an earlier run saves a counting pass over the input.
+        total_rows=(store.row_count() or dataset.num_rows()) if show_progress else None,
         shard_rows=shard_rows,
-        context=RunContext(seed=seed, input_path=str(input)),
+        context=RunContext(seed=seed, input_path=str(input), cache_dir=store.root / CACHE_DIR_NAME),
         overwrite=overwrite,
         show_progress=show_progress,
     )
@@ -109,24 +117,24 @@ def select(
     text_field: str | None = None,
     id_field: str | None = None,
     label_field: str | None = None,
+    **strategy_options: Any,
 ) -> SelectionResult:
     """Select a subset of `input` by a score column and write it in the input's format (or `out`'s suffix).
 
     `top` keeps the most important examples by the column's recorded direction (for likelihood: the most
     informative, highest NLL), `bottom` the least, `random` a uniform sample, `threshold` the rows whose value
     lies in [minimum, maximum], `stratified` an equal share of the budget per score stratum (CCS).
-    Field names default to those the scores were computed with.
+    Field names default to those the scores were computed with; `strategy_options` go to the strategy.
     """
-    if strategy not in STRATEGIES:
-        raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if keep is None and budget_tokens is None and strategy != "threshold":
-        raise OptionError("give --keep K (a fraction such as 0.3 or a count such as 5000) or --budget-tokens N")
+    if strategy not in HANDLERS:
+        raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(HANDLERS)}")
     if keep is not None and budget_tokens is not None:
         raise OptionError("give either --keep or --budget-tokens, not both")
+    if keep is None and budget_tokens is None and strategy != "threshold":
+        raise OptionError("give --keep K (a fraction such as 0.3 or a count such as 5000) or --budget-tokens N")
     if budget_tokens is not None and budget_tokens < 1:
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
-    if by is None and strategy != "random":
-        raise OptionError(f"--strategy {strategy} needs --by COLUMN")
+    keep_spec = parse_keep(str(keep)) if keep is not None else None
 
     store = ScoreStore.open(scores)
     recorded_fields = store.manifest.get("input", {}).get("fields", {})
@@ -141,34 +149,37 @@ def select(
     wanted = [by] if by is not None else []
     if budget_tokens is not None:
         wanted.append("n_tokens")
-    if not wanted:
-        # Random selection needs no score, but the row count comes from any completed column.
+    if not wanted and strategy in WITHOUT_SCORES:
+        # No score is needed, but the row count comes from any complete column.
         wanted = list(store.column_infos())[:1]
+    if not wanted:
+        raise OptionError(f"--strategy {strategy} needs --by COLUMN")
     table = store.read_columns(list(dict.fromkeys(wanted)))
-    n_rows = table.num_rows
-    rng = np.random.default_rng(seed)
-    importance = None
+    values = importance = None
     if by is not None:
         values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
         importance = strategies.importance(values, store.column_infos()[by].direction)
-    costs = table.column("n_tokens").to_numpy(zero_copy_only=False) if budget_tokens is not None else None
-
-    chosen = _choose_rows(
-        strategy,
-        n_rows,
-        importance,
-        table.column(by).to_numpy(zero_copy_only=False) if by else None,
-        keep=keep,
+    request = SelectionRequest(
+        n_rows=table.num_rows,
+        by=by,
+        values=values,
+        importance=importance,
+        keep=keep_spec,
         budget_tokens=budget_tokens,
-        costs=costs,
-        rng=rng,
+        costs=table.column("n_tokens").to_numpy(zero_copy_only=False) if budget_tokens is not None else None,
         seed=seed,
-        minimum=minimum,
-        maximum=maximum,
-        strata=strata,
-        drop_hardest=drop_hardest,
+        dataset=dataset,
+        store=store,
+        options={
+            "minimum": minimum,
+            "maximum": maximum,
+            "strata": strata,
+            "drop_hardest": drop_hardest,
+            **strategy_options,
+        },
     )
-    mask = np.zeros(n_rows, dtype=bool)
+    chosen = HANDLERS[strategy](request)
+    mask = np.zeros(request.n_rows, dtype=bool)
     mask[chosen] = True
 
     out_path = Path(out)
@@ -176,9 +187,9 @@ def select(
     pruned_path = Path(write_pruned) if write_pruned is not None else None
     if pruned_path is not None:
         dataset.write_subset(~mask, pruned_path)
-    kept_tokens = int(costs[mask].sum()) if costs is not None else None
+    kept_tokens = int(request.costs[mask].sum()) if request.costs is not None else None
     return SelectionResult(
-        input_rows=n_rows,
+        input_rows=request.n_rows,
         kept=int(mask.sum()),
         by=by or "",
         strategy=strategy,
@@ -187,55 +198,3 @@ def select(
         kept_rows=np.flatnonzero(mask),
         kept_tokens=kept_tokens,
     )
-
-
-def _choose_rows(
-    strategy: str,
-    n_rows: int,
-    importance: np.ndarray | None,
-    values: np.ndarray | None,
-    *,
-    keep: str | float | int | None,
-    budget_tokens: int | None,
-    costs: np.ndarray | None,
-    rng: np.random.Generator,
-    seed: int,
-    minimum: float | None,
-    maximum: float | None,
-    strata: int,
-    drop_hardest: float,
-) -> np.ndarray:
-    """Indices of the rows a strategy keeps, by count (`keep`) or by token budget."""
-    if strategy == "threshold":
-        assert values is not None and importance is not None
-        in_range = strategies.select_threshold(values.astype(np.float64), minimum, maximum)
-        if keep is None and budget_tokens is None:
-            return in_range
-        # Within the range, prefer the most important rows up to the count or budget.
-        order = in_range[np.argsort(-importance[in_range], kind="stable")]
-        if budget_tokens is not None:
-            assert costs is not None
-            return np.sort(strategies.prefix_within_budget(order, costs, budget_tokens))
-        k = min(parse_keep(str(keep)).resolve(n_rows), len(order))
-        return np.sort(order[:k])
-    if strategy == "stratified":
-        assert importance is not None
-        if budget_tokens is not None:
-            assert costs is not None
-            return strategies.select_stratified_within_budget(
-                importance, costs, budget_tokens, seed, strata=strata, drop_hardest=drop_hardest
-            )
-        k = parse_keep(str(keep)).resolve(n_rows)
-        return strategies.select_stratified(importance, k, rng, strata=strata, drop_hardest=drop_hardest)
-    if budget_tokens is not None:
-        assert costs is not None
-        scores = importance if importance is not None else np.zeros(n_rows)
-        order = strategies.preference_order(strategy, scores, rng)
-        return np.sort(strategies.prefix_within_budget(order, costs, budget_tokens))
-    k = parse_keep(str(keep)).resolve(n_rows)
-    if strategy == "random":
-        return strategies.select_random(n_rows, k, rng)
-    assert importance is not None
-    if strategy == "top":
-        return strategies.select_top(importance, k)
-    return strategies.select_bottom(importance, k)

@@ -6,6 +6,7 @@ stderr and exit code 2.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,8 +62,8 @@ def score(
     text_field: TextField = "text",
     id_field: IdField = None,
     label_field: LabelField = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="auto | float32 | bfloat16")] = "auto",
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    dtype: Annotated[str | None, typer.Option("--dtype", help="auto (default) | float32 | bfloat16")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto (default) | cpu | cuda")] = None,
     batch_tokens: Annotated[
         int | None, typer.Option("--batch-tokens", help="Token budget per forward batch (padding included).")
     ] = None,
@@ -113,7 +114,7 @@ def select(
         int | None, typer.Option("--budget-tokens", help="Keep examples up to this many tokens (needs n_tokens).")
     ] = None,
     strategy: Annotated[
-        str, typer.Option("--strategy", help="top | bottom | random | threshold | stratified")
+        str, typer.Option("--strategy", help="top | bottom | random | threshold | stratified (see README)")
     ] = "top",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     write_pruned: Annotated[
@@ -177,7 +178,8 @@ def train_ref(
     ] = 1,
     text_field: TextField = "text",
     id_field: IdField = None,
-    epochs: Annotated[int, typer.Option("--epochs")] = 3,
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the data.")] = 6.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Blocks of --context-length tokens per step.")] = 16,
     vocab_size: Annotated[int, typer.Option("--vocab-size")] = 4096,
     n_layer: Annotated[int, typer.Option("--layers")] = 4,
     n_embd: Annotated[int, typer.Option("--width")] = 128,
@@ -196,6 +198,7 @@ def train_ref(
             text_field=text_field,
             id_field=id_field,
             epochs=epochs,
+            batch_size=batch_size,
             vocab_size=vocab_size,
             n_layer=n_layer,
             n_embd=n_embd,
@@ -226,6 +229,8 @@ def demo(
 
 def main() -> None:
     """Entry point of the `thresher` console script."""
+    # thresher draws its own progress bars; Hugging Face's per-file bars would interleave with them.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     app()
 
 

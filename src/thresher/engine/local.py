@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from thresher.data.fields import ID_COLUMN, ROW_COLUMN
 from thresher.engine.progress import ScoreProgress
-from thresher.scorers.base import RunContext, Scorer
+from thresher.scorers.base import ExampleSource, RunContext, Scorer
 from thresher.store import ScorerRun, ScoreStore
 
 DEFAULT_SHARD_ROWS = 8192
@@ -48,7 +48,7 @@ def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordB
 
 
 def run_scorers(
-    examples: Iterable[pa.RecordBatch],
+    examples: ExampleSource,
     scorers: Sequence[Scorer],
     store: ScoreStore,
     *,
@@ -61,7 +61,8 @@ def run_scorers(
     """Score every example with every scorer and write the results to `store` (already bound to the input).
 
     Args:
-        examples: record batches with `row`, `id`, `text` (and `label`) columns, in input order.
+        examples: starts a pass over record batches with `row`, `id`, `text` (and `label`) columns, in input
+            order; called once for scoring, and again by scorers that fit on the whole input first.
         scorers: scorers to run; each writes its own columns.
         store: the score store, bound to this input.
         total_rows: number of examples, for the progress bar (optional).
@@ -87,7 +88,7 @@ def run_scorers(
     ready: set[str] = set()
     with ScoreProgress(total_rows, [scorer.name for scorer, _ in pending], enabled=show_progress) as progress:
         row_count = 0
-        for index, shard in enumerate(rechunk(examples, shard_rows)):
+        for index, shard in enumerate(rechunk(examples(), shard_rows)):
             row_start = int(shard.column(ROW_COLUMN)[0].as_py())
             row_count += shard.num_rows
             scorer_input = shard.drop_columns([ROW_COLUMN])
@@ -99,6 +100,8 @@ def run_scorers(
                 if scorer.name not in ready:
                     scorer.set_progress_callback(progress.callback(scorer.name))
                     scorer.setup(context)
+                    if scorer.requires_fit:
+                        scorer.fit(_without_row(examples))
                     ready.add(scorer.name)
                 _score_shard(scorer, run, index, row_start, scorer_input, progress)
                 summary.shards_computed[scorer.name] += 1
@@ -110,6 +113,16 @@ def run_scorers(
     summary.row_count = row_count
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _without_row(examples: ExampleSource) -> ExampleSource:
+    """The example source as scorers see it: without the engine's `row` column."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in examples():
+            yield batch.drop_columns([ROW_COLUMN])
+
+    return batches
 
 
 def _score_shard(

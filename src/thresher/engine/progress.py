@@ -16,11 +16,13 @@ class _Counter:
     def __init__(self) -> None:
         self.examples = 0
         self.tokens = 0
-        self.started = time.perf_counter()
+        self.started: float | None = None  # set when this scorer starts, not when the bar is drawn
         self.shard_examples = 0
         self.shard_tokens = 0
 
     def rates(self) -> tuple[float, float]:
+        if self.started is None:
+            return 0.0, 0.0
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         return self.examples / elapsed, self.tokens / elapsed
 
@@ -66,6 +68,8 @@ class ScoreProgress:
 
     def begin_shard(self, scorer_name: str) -> None:
         counter = self._counters[scorer_name]
+        if counter.started is None:
+            counter.started = time.perf_counter()
         counter.shard_examples = 0
         counter.shard_tokens = 0
 

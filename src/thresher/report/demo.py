@@ -23,7 +23,7 @@ def bundled_sample() -> Path:
     return Path(str(resources.files("thresher.data.samples") / SAMPLE_NAME))
 
 
-def run_demo(out: str | Path, *, console: Console | None = None, epochs: float = 2.0) -> Path:
+def run_demo(out: str | Path, *, console: Console | None = None, epochs: float = 6.0) -> Path:
     """Run the demo into `out` (replacing an earlier demo there) and return the path of its report."""
     console = console or Console(stderr=True)
     out = Path(out)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,12 +40,22 @@ ProgressCallback = Callable[[int, int], None]
 """Called by a scorer as it goes with (examples done, tokens done) since the last call."""
 
 
+ExampleSource = Callable[[], Iterable[pa.RecordBatch]]
+"""Starts a fresh pass over every example (columns `id`, `text`, and `label` when given), in input order."""
+
+
 @dataclass(frozen=True)
 class RunContext:
-    """What the engine tells a scorer about the run it is part of."""
+    """What the engine tells a scorer about the run it is part of.
+
+    `cache_dir` is a directory, shared by the scorers of one score directory, where a scorer may keep
+    expensive intermediate results (embeddings, training records, sketches) keyed by its own parameters, so
+    that a resumed run or another scorer of the same family can reuse them.
+    """
 
     seed: int = 0
     input_path: str | None = None
+    cache_dir: Path | None = None
 
 
 class Scorer(ABC):
@@ -58,6 +69,8 @@ class Scorer(ABC):
     name: ClassVar[str]
     columns: ClassVar[tuple[ScoreColumn, ...]]
     needs_labels: ClassVar[bool] = False
+    # Multi-pass scorers (training dynamics, density) must see every example before they can score any.
+    requires_fit: ClassVar[bool] = False
 
     _on_progress: ProgressCallback | None = None
 
@@ -73,6 +86,13 @@ class Scorer(ABC):
 
     def setup(self, context: RunContext) -> None:  # noqa: B027 - optional hook
         """Load models and anything else expensive, once per worker."""
+
+    def fit(self, examples: ExampleSource) -> None:  # noqa: B027 - optional hook
+        """Multi-pass scorers: look at every example (train a proxy, build a sketch) before `score_batch`.
+
+        Called once after `setup` when `requires_fit` is set and some shard is left to score; `examples()` may be
+        called more than once for several passes.
+        """
 
     @abstractmethod
     def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:

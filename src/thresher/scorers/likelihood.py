@@ -216,20 +216,17 @@ class LikelihoodScorer(Scorer):
         for rows in token_budget_batches(lengths, self.batch_tokens, max_row_padding=MAX_ROW_PADDING):
             width = int(lengths[rows].max())
             input_ids = np.zeros((len(rows), width), dtype=np.int64)
-            attention = np.zeros((len(rows), width), dtype=np.int64)
             scored = np.zeros((len(rows), width), dtype=bool)  # position j predicts token j + 1
             for slot, row in enumerate(rows):
                 start, end, n_scored = window_start[row], window_end[row], window_scored[row]
                 length = end - start
                 input_ids[slot, :length] = sequences[window_example[row]][start:end]
-                attention[slot, :length] = 1
                 scored[slot, length - n_scored - 1 : length - 1] = True
             with torch.inference_mode():
                 row_nll = (
                     self._forward(
                         reference,
                         torch.from_numpy(input_ids).to(device),
-                        torch.from_numpy(attention).to(device),
                         torch.from_numpy(scored).to(device),
                     )
                     .cpu()
@@ -247,8 +244,12 @@ class LikelihoodScorer(Scorer):
             self.report_progress(finished, int(batch_scored.sum()))
 
     @staticmethod
-    def _forward(reference: _Reference, input_ids: Any, attention: Any, scored: Any) -> Any:
-        """The summed NLL (float64) of each row's scored positions. Shapes: (R, T) in, (R,) out."""
+    def _forward(reference: _Reference, input_ids: Any, scored: Any) -> Any:
+        """The summed NLL (float64) of each row's scored positions. Shapes: (R, T) in, (R,) out.
+
+        Rows are right-padded and attention is causal, so no real token can attend to padding: passing no
+        attention mask gives the same outputs at every real position and lets SDPA take its faster causal path.
+        """
         import torch
 
         from thresher.ops.nll import projected_nll, segment_sum, token_nll
@@ -256,7 +257,7 @@ class LikelihoodScorer(Scorer):
         model = reference.loaded.model
         next_ids = torch.roll(input_ids, shifts=-1, dims=1)  # the last column is never scored
         if reference.uses_hidden_head:
-            hidden = model.base_model(input_ids=input_ids, attention_mask=attention, use_cache=False)[0]
+            hidden = model.base_model(input_ids=input_ids, use_cache=False)[0]
             positions = scored.nonzero()
             token_losses = projected_nll(
                 hidden[positions[:, 0], positions[:, 1]],
@@ -264,7 +265,7 @@ class LikelihoodScorer(Scorer):
                 model.get_output_embeddings(),
             )
             return segment_sum(token_losses, positions[:, 0], input_ids.shape[0])
-        logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits
+        logits = model(input_ids=input_ids, use_cache=False).logits
         return token_nll(logits, next_ids, scored).double().sum(dim=1)
 
     # ------------------------------------------------------------------ helpers

@@ -32,6 +32,12 @@ def get_scorer_class(name: str) -> type[Scorer]:
     return scorer_class
 
 
+def scorer_param_names(name: str) -> set[str]:
+    """Keyword parameters that scorer `name` takes."""
+    signature = inspect.signature(get_scorer_class(name).__init__)
+    return {param.name for param in signature.parameters.values() if param.kind == param.KEYWORD_ONLY}
+
+
 def build_scorer(name: str, options: dict[str, Any]) -> Scorer:
     """Build scorer `name` from the options that apply to it; options it does not take are ignored.
 

@@ -1,0 +1,117 @@
+"""Strategy handlers: turn a selection request into the rows to keep.
+
+Each handler reads what it needs from a `SelectionRequest` (score values, importance, token costs, and for
+set-level strategies the dataset or other score columns) and calls the pure functions of
+`thresher.selection.strategies`. Adding a strategy means one handler and one line in `HANDLERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from thresher.errors import OptionError
+from thresher.selection import strategies
+from thresher.selection.keep import KeepSpec
+
+if TYPE_CHECKING:
+    from thresher.data.readers import Dataset
+    from thresher.store import ScoreStore
+
+
+@dataclass
+class SelectionRequest:
+    """Everything a strategy may use to choose rows."""
+
+    n_rows: int
+    by: str | None
+    values: np.ndarray | None  # raw values of the --by column, float64
+    importance: np.ndarray | None  # values turned so that higher = more important
+    keep: KeepSpec | None
+    budget_tokens: int | None
+    costs: np.ndarray | None  # n_tokens per row when --budget-tokens is given
+    seed: int
+    dataset: Dataset
+    store: ScoreStore
+    options: dict[str, Any] = field(default_factory=dict)  # strategy options: minimum, maximum, strata, ...
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """A fresh generator from the seed, so a handler's choices depend only on the seed."""
+        return np.random.default_rng(self.seed)
+
+    def keep_count(self) -> int:
+        if self.keep is None:
+            raise OptionError("give --keep K (a fraction such as 0.3 or a count such as 5000)")
+        return self.keep.resolve(self.n_rows)
+
+    def need_importance(self, strategy: str) -> np.ndarray:
+        if self.importance is None:
+            raise OptionError(f"--strategy {strategy} needs --by COLUMN")
+        return self.importance
+
+    def prefix_of(self, order: np.ndarray) -> np.ndarray:
+        """The rows of a preference order kept by --keep or by --budget-tokens, ascending."""
+        if self.budget_tokens is not None:
+            assert self.costs is not None
+            return np.sort(strategies.prefix_within_budget(order, self.costs, self.budget_tokens))
+        return np.sort(order[: min(self.keep_count(), len(order))])
+
+
+Handler = Callable[[SelectionRequest], np.ndarray]
+
+
+def _top(request: SelectionRequest) -> np.ndarray:
+    return request.prefix_of(strategies.preference_order("top", request.need_importance("top")))
+
+
+def _bottom(request: SelectionRequest) -> np.ndarray:
+    return request.prefix_of(strategies.preference_order("bottom", request.need_importance("bottom")))
+
+
+def _random(request: SelectionRequest) -> np.ndarray:
+    if request.budget_tokens is None:
+        return strategies.select_random(request.n_rows, request.keep_count(), request.rng)
+    return request.prefix_of(strategies.preference_order("random", np.zeros(request.n_rows), request.rng))
+
+
+def _threshold(request: SelectionRequest) -> np.ndarray:
+    if request.values is None:
+        raise OptionError("--strategy threshold needs --by COLUMN")
+    in_range = strategies.select_threshold(
+        request.values, request.options.get("minimum"), request.options.get("maximum")
+    )
+    if request.keep is None and request.budget_tokens is None:
+        return in_range
+    # Within the range, prefer the most important rows up to the count or budget.
+    importance = request.need_importance("threshold")
+    return request.prefix_of(in_range[np.argsort(-importance[in_range], kind="stable")])
+
+
+def _stratified(request: SelectionRequest) -> np.ndarray:
+    importance = request.need_importance("stratified")
+    strata = int(request.options.get("strata", 50))
+    drop_hardest = float(request.options.get("drop_hardest", 0.0))
+    if request.budget_tokens is not None:
+        assert request.costs is not None
+        return strategies.select_stratified_within_budget(
+            importance, request.costs, request.budget_tokens, request.seed, strata=strata, drop_hardest=drop_hardest
+        )
+    return strategies.select_stratified(
+        importance, request.keep_count(), request.rng, strata=strata, drop_hardest=drop_hardest
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "top": _top,
+    "bottom": _bottom,
+    "random": _random,
+    "threshold": _threshold,
+    "stratified": _stratified,
+}
+
+# Strategies that need no score column.
+WITHOUT_SCORES = {"random"}
