@@ -35,6 +35,10 @@ def score(
     overwrite: bool = False,
     shard_rows: int = DEFAULT_SHARD_ROWS,
     show_progress: bool = False,
+    engine: str = "local",
+    address: str | None = None,
+    num_gpus_per_worker: float = 0.0,
+    workers: int | None = None,
     **scorer_options: Any,
 ) -> ScoringSummary:
     """Score every example of `input` with each scorer and write the scores to the directory `out`.
@@ -43,6 +47,10 @@ def score(
         input: JSONL (.gz/.zst), Parquet or CSV file, or a Hugging Face dataset saved with `save_to_disk`.
         scorers: registered scorer names (e.g. "likelihood", "compression") or scorer objects.
         out: score directory; created if missing; several scorers may share it.
+        engine: "local" (this process) or "ray" (a Ray Data actor pool; same score directory, needs `thresher[ray]`).
+        address: Ray cluster to join ("auto", "ray://host:10001"); default: the connected one or a new local one.
+        num_gpus_per_worker: GPUs each Ray actor reserves (one model per actor).
+        workers: Ray actors per scorer; default: as many as the cluster's CPUs (or GPUs) allow.
         scorer_options: parameters passed to the scorers that take them (model, dtype, device, batch_tokens, ...).
 
     Returns:
@@ -50,6 +58,14 @@ def score(
     """
     if not scorers:
         raise OptionError("no scorer given; use --scorer NAME[,NAME...]")
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
+    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
+    if engine == "local" and any(value is not None for value in ray_flags.values()):
+        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
+        raise OptionError(f"{given} only apply with --engine ray")
+    if shard_rows < 1:
+        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
     options = {**scorer_options, "seed": seed}
     named = [item for item in scorers if isinstance(item, str)]
     used = set().union(*(scorer_param_names(name) for name in named)) if named else set()
@@ -68,17 +84,21 @@ def score(
     dataset = open_dataset(input, fields)
     store = ScoreStore(out)
     store.bind_input(dataset.fingerprint(), overwrite=overwrite)
-    return run_scorers(
-        dataset.iter_examples,
-        built,
-        store,
+    run_options: dict[str, Any] = {
         # The row count of an earlier run saves a counting pass over the input.
-        total_rows=(store.row_count() or dataset.num_rows()) if show_progress else None,
-        shard_rows=shard_rows,
-        context=RunContext(seed=seed, input_path=str(input), cache_dir=store.root / CACHE_DIR_NAME),
-        overwrite=overwrite,
-        show_progress=show_progress,
-    )
+        "total_rows": (store.row_count() or dataset.num_rows()) if show_progress else None,
+        "shard_rows": shard_rows,
+        "context": RunContext(seed=seed, input_path=str(input), cache_dir=store.root / CACHE_DIR_NAME),
+        "overwrite": overwrite,
+        "show_progress": show_progress,
+    }
+    if engine == "ray":
+        # Imported here so that the local engine never loads the Ray engine (nor Ray).
+        from thresher.engine.ray_engine import RayOptions, run_scorers_on_ray
+
+        ray_options = RayOptions(address=address, workers=workers, num_gpus_per_worker=num_gpus_per_worker)
+        return run_scorers_on_ray(dataset.iter_examples, built, store, options=ray_options, **run_options)
+    return run_scorers(dataset.iter_examples, built, store, **run_options)
 
 
 @dataclass(frozen=True)

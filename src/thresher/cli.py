@@ -73,8 +73,27 @@ def score(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace scores made with other settings.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (this process) | ray (Ray Data actors; pip install 'thresher[ray]')")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="ray: cluster to join, e.g. auto or ray://HOST:10001.")
+    ] = None,
+    num_gpus_per_worker: Annotated[
+        float, typer.Option("--num-gpus-per-worker", help="ray: GPUs per actor (one model per actor).")
+    ] = 0.0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="ray: actors per scorer (default: what the cluster fits).")
+    ] = None,
+    shard_rows: Annotated[
+        int, typer.Option("--shard-rows", help="Examples per shard: the unit of writing and of resuming.")
+    ] = 8192,
 ) -> None:
-    """Score every example and write the scores to a score directory."""
+    """Score every example and write the scores to a score directory.
+
+    Interrupted runs (Ctrl-C, a crash, a killed job) resume when the same command is run again: shards already
+    written are kept. The first Ctrl-C stops after the current shard; a second one stops at once.
+    """
     with user_errors():
         from thresher.api import score as run_score
 
@@ -89,6 +108,11 @@ def score(
             seed=seed,
             overwrite=overwrite,
             show_progress=not quiet,
+            shard_rows=shard_rows,
+            engine=engine,
+            address=address,
+            num_gpus_per_worker=num_gpus_per_worker,
+            workers=workers,
             model=model,
             dtype=dtype,
             device=device,

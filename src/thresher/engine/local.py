@@ -7,44 +7,16 @@ shards the manifest already records, and every scorer's shard `i` covers the sam
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 
 from thresher.data.fields import ID_COLUMN, ROW_COLUMN
+from thresher.engine.interrupt import stop_after_shard_on_sigint
 from thresher.engine.progress import ScoreProgress
+from thresher.engine.shards import DEFAULT_SHARD_ROWS, ScoringSummary, rechunk, start_runs, write_scored_shard
 from thresher.scorers.base import ExampleSource, RunContext, Scorer
 from thresher.store import ScorerRun, ScoreStore
-
-DEFAULT_SHARD_ROWS = 8192
-
-
-@dataclass
-class ScoringSummary:
-    """What a scoring call did: rows in the input, and per scorer the shards it had to compute."""
-
-    row_count: int = 0
-    shards_computed: dict[str, int] = field(default_factory=dict)
-    shards_reused: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-
-def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """Re-slice a stream of record batches into batches of exactly `rows` rows (the last may be shorter)."""
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
-    for batch in batches:
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        while pending_rows >= rows:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, rows).combine_chunks().to_batches()[0]
-            rest = table.slice(rows)
-            pending = rest.combine_chunks().to_batches() if rest.num_rows else []
-            pending_rows = rest.num_rows
-    if pending_rows:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def run_scorers(
@@ -70,25 +42,21 @@ def run_scorers(
     """
     context = context or RunContext()
     started = time.perf_counter()
-    runs = [
-        store.start_run(scorer.name, scorer.get_params(), scorer.columns, shard_rows=shard_rows, overwrite=overwrite)
-        for scorer in scorers
-    ]
-    summary = ScoringSummary(
-        shards_computed={scorer.name: 0 for scorer in scorers},
-        shards_reused={scorer.name: 0 for scorer in scorers},
-    )
+    runs, summary = start_runs(store, scorers, shard_rows=shard_rows, overwrite=overwrite)
     pending = [(scorer, run) for scorer, run in zip(scorers, runs, strict=True) if not run.complete]
     if not pending:
-        summary.row_count = store.row_count() or 0
-        for scorer, run in zip(scorers, runs, strict=True):
-            summary.shards_reused[scorer.name] = len(run.done_shards)
         return summary
 
     ready: set[str] = set()
-    with ScoreProgress(total_rows, [scorer.name for scorer, _ in pending], enabled=show_progress) as progress:
+    with (
+        ScoreProgress(total_rows, [scorer.name for scorer, _ in pending], enabled=show_progress) as progress,
+        stop_after_shard_on_sigint() as stop,
+    ):
         row_count = 0
         for index, shard in enumerate(rechunk(examples(), shard_rows)):
+            if stop.requested:
+                # Everything written so far is recorded in the manifest; the same command resumes from here.
+                raise KeyboardInterrupt
             row_start = int(shard.column(ROW_COLUMN)[0].as_py())
             row_count += shard.num_rows
             scorer_input = shard.drop_columns([ROW_COLUMN])
@@ -136,13 +104,7 @@ def _score_shard(
     started = time.perf_counter()
     progress.begin_shard(scorer.name)
     scores = scorer.score_batch(shard)
-    tokens = int(scores["n_tokens"].sum()) if "n_tokens" in scores else 0
-    progress.end_shard(scorer.name, shard.num_rows, tokens)
-    run.write_shard(
-        index,
-        row_start,
-        shard.column(ID_COLUMN),
-        scores,
-        seconds=time.perf_counter() - started,
-        tokens=tokens,
+    tokens = write_scored_shard(
+        run, index, row_start, shard.column(ID_COLUMN), scores, seconds=time.perf_counter() - started
     )
+    progress.end_shard(scorer.name, shard.num_rows, tokens)
