@@ -89,7 +89,10 @@ class ScoreStore:
 
     def _save_manifest(self) -> None:
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _write_json_atomic(self.manifest_path, self.manifest)
+        try:
+            _write_json_atomic(self.manifest_path, self.manifest)
+        except OSError as error:
+            raise StoreError(f"{self.manifest_path}: cannot write the manifest ({error.strerror})") from None
 
     # -- binding to an input -----------------------------------------------------------------------
 
@@ -109,7 +112,10 @@ class ScoreStore:
         if not self.manifest:
             if self.root.exists() and any(self.root.iterdir()):
                 raise StoreError(f"{self.root}: directory is not empty and is not a thresher score directory")
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"{self.root}: cannot create the score directory ({error.strerror})") from None
             self.manifest = {
                 "format": STORE_FORMAT,
                 "version": STORE_VERSION,
@@ -293,8 +299,12 @@ class ScorerRun:
         relative = f"{self.scorer_name}/part-{index:05d}.parquet"
         path = self.store.root / relative
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{path}: cannot write the shard ({error.strerror or error})") from None
         shards = [shard for shard in self.entry["shards"] if shard["index"] != index]
         shards.append({"index": index, "file": relative, "row_start": row_start, "rows": len(ids)})
         self.entry["shards"] = sorted(shards, key=lambda shard: shard["index"])

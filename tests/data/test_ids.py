@@ -32,3 +32,19 @@ def test_assign_one_at_a_time_matches_assign_many():
     assigner = ContentIdAssigner()
     one_by_one = [assigner.assign(text) for text in ["p", "p", "q"]]
     assert one_by_one == ContentIdAssigner().assign_many(["p", "p", "q"])
+
+
+def test_digest_counter_counts_across_and_within_batches_like_a_dict():
+    import numpy as np
+
+    from thresher.data.ids import DigestCounter
+
+    rng = np.random.default_rng(0)
+    counter, reference = DigestCounter(), {}
+    for _ in range(40):
+        batch = rng.integers(0, 300, size=int(rng.integers(1, 60))).astype(np.uint64) * np.uint64(2**40 + 7)
+        expected = []
+        for digest in batch.tolist():
+            expected.append(reference.get(digest, 0))
+            reference[digest] = expected[-1] + 1
+        assert counter.occurrences(batch).tolist() == expected

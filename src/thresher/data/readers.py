@@ -243,9 +243,7 @@ class JsonlDataset(Dataset):
             where = {"line": line_number}
             text = checker.text(record.get(self.fields.text, _MISSING), where)
             texts.append(text)
-            if self.fields.id is None:
-                ids.append(checker.content_ids.assign(text))
-            else:
+            if self.fields.id is not None:
                 ids.append(checker.identifier(record.get(self.fields.id, _MISSING), where))
             if self.fields.label is not None:
                 labels.append(checker.label(record.get(self.fields.label, _MISSING), where))
@@ -259,6 +257,8 @@ class JsonlDataset(Dataset):
     def _batch(
         self, checker: _ExampleChecker, first_row: int, ids: list[Any], texts: list[str], labels: list[Any]
     ) -> pa.RecordBatch:
+        if self.fields.id is None:
+            ids = checker.content_ids.assign_many(texts)  # a whole batch at once: vectorised bookkeeping
         id_type = pa.string() if self.fields.id is None else checker.id_type
         label_array = pa.array(labels, type=checker.label_type) if self.fields.label is not None else None
         return checker.batch(first_row, pa.array(ids, type=id_type), pa.array(texts, type=pa.string()), label_array)
