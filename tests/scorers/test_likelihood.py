@@ -272,3 +272,23 @@ def test_bfloat16_is_close_to_float32(model_dirs):
     bf16 = LikelihoodScorer(model=str(model_dirs["gpt2"]), dtype="bfloat16", device="cpu")
     bf16.setup()
     np.testing.assert_allclose(bf16.score_batch(_batch(TEXTS))["nll_mean"], fp32["nll_mean"], rtol=0.02)
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_scores(model_dirs, monkeypatch):
+    import torch
+
+    texts = [f"the cat number {i} sat on the mat" for i in range(8)]  # similar lengths: one batch
+    reference = _scorer(model_dirs["gpt2"])
+    expected = reference.score_batch(_batch(texts))["nll_sum"]
+    scorer = _scorer(model_dirs["gpt2"])
+    original = LikelihoodScorer._forward
+
+    def forward_with_small_memory(ref, input_ids, scored):
+        if input_ids.shape[0] > 2:  # pretend more than two rows do not fit on the device
+            raise torch.OutOfMemoryError("simulated")
+        return original(ref, input_ids, scored)
+
+    monkeypatch.setattr(LikelihoodScorer, "_forward", staticmethod(forward_with_small_memory))
+    np.testing.assert_allclose(scorer.score_batch(_batch(texts))["nll_sum"], expected, rtol=1e-6)
+    assert scorer.oom_halvings > 0 and scorer.provenance()["oom_halvings"] == scorer.oom_halvings
+    assert scorer.get_params()["batch_tokens"] == reference.get_params()["batch_tokens"]

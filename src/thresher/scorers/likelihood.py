@@ -102,6 +102,8 @@ class LikelihoodScorer(Scorer):
         self._references = [self._prepare(load_causal_lm(source, dtype=dtype, device=device)) for source in sources]
         self._real_tokens = 0
         self._padded_tokens = 0
+        self.oom_halvings = 0
+        self._effective_batch_tokens = self.batch_tokens
 
     def teardown(self) -> None:
         """Drop the models."""
@@ -132,6 +134,7 @@ class LikelihoodScorer(Scorer):
             "context_token": context_token,
             "head": "hidden-states" if first.uses_hidden_head else "logits",
             "padding_fraction": self._padded_fraction(),
+            "oom_halvings": getattr(self, "oom_halvings", 0),
         }
         if self._folds is not None:
             record["folds"] = {
@@ -185,8 +188,6 @@ class LikelihoodScorer(Scorer):
         n_tokens: np.ndarray,
     ) -> None:
         """Add the NLL of `texts` (rows `example_rows` of the output) into `nll_sum` / `n_tokens`."""
-        import torch
-
         from thresher.batching import token_budget_batches
         from thresher.ops.windows import sliding_windows
 
@@ -212,8 +213,7 @@ class LikelihoodScorer(Scorer):
         if already_done:
             self.report_progress(already_done, 0)
 
-        device = reference.loaded.device
-        for rows in token_budget_batches(lengths, self.batch_tokens, max_row_padding=MAX_ROW_PADDING):
+        for rows in token_budget_batches(lengths, self._effective_batch_tokens, max_row_padding=MAX_ROW_PADDING):
             width = int(lengths[rows].max())
             input_ids = np.zeros((len(rows), width), dtype=np.int64)
             scored = np.zeros((len(rows), width), dtype=bool)  # position j predicts token j + 1
@@ -222,16 +222,7 @@ class LikelihoodScorer(Scorer):
                 length = end - start
                 input_ids[slot, :length] = sequences[window_example[row]][start:end]
                 scored[slot, length - n_scored - 1 : length - 1] = True
-            with torch.inference_mode():
-                row_nll = (
-                    self._forward(
-                        reference,
-                        torch.from_numpy(input_ids).to(device),
-                        torch.from_numpy(scored).to(device),
-                    )
-                    .cpu()
-                    .numpy()
-                )
+            row_nll = self._forward_halving_on_oom(reference, input_ids, scored)
 
             examples = np.asarray([window_example[row] for row in rows], dtype=np.int64)
             np.add.at(nll_sum, example_rows[examples], row_nll)
@@ -242,6 +233,39 @@ class LikelihoodScorer(Scorer):
             self._real_tokens += int(lengths[rows].sum())
             self._padded_tokens += len(rows) * width
             self.report_progress(finished, int(batch_scored.sum()))
+
+    def _forward_halving_on_oom(self, reference: _Reference, input_ids: np.ndarray, scored: np.ndarray) -> np.ndarray:
+        """Row NLLs of one batch; when the device runs out of memory, score each half separately instead.
+
+        The halved budget is kept for the rest of the run, so later batches do not hit the same wall.
+        """
+        import torch
+
+        try:
+            with torch.inference_mode():
+                device = reference.loaded.device
+                row_nll = self._forward(
+                    reference, torch.from_numpy(input_ids).to(device), torch.from_numpy(scored).to(device)
+                )
+                return row_nll.cpu().numpy()
+        except torch.OutOfMemoryError:
+            if reference.loaded.device.type == "cuda":
+                torch.cuda.empty_cache()
+            rows = len(input_ids)
+            if rows == 1:
+                raise ModelError(
+                    f"out of memory scoring a single window of {input_ids.shape[1]} tokens on "
+                    f"{reference.loaded.device}; lower --max-length"
+                ) from None
+            self._effective_batch_tokens = max(1, min(self._effective_batch_tokens, rows * input_ids.shape[1]) // 2)
+            self.oom_halvings += 1
+            half = rows // 2
+            return np.concatenate(
+                [
+                    self._forward_halving_on_oom(reference, input_ids[:half], scored[:half]),
+                    self._forward_halving_on_oom(reference, input_ids[half:], scored[half:]),
+                ]
+            )
 
     @staticmethod
     def _forward(reference: _Reference, input_ids: Any, scored: Any) -> Any:
