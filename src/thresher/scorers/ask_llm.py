@@ -1,0 +1,366 @@
+"""The Ask-LLM scorer: ask an instruction-tuned LM whether each example is worth training on; score = P(yes).
+
+Sachdeva et al. (2024) wrap every example in a fixed prompt ("Does the previous paragraph … contain informative
+signal for pre-training a large-language model? … OPTIONS: - yes - no") and keep the examples whose answer
+"yes" is most probable. For decoder-only chat models we apply the model's chat template (the prompt is the user
+turn; the answer is the assistant's first token) and read the next-token distribution at the answer position,
+summing the probability of the tokenizer's single-token spellings of yes ("yes", " yes", "Yes", "YES", …) and
+of no. `ask_llm` = P(yes) / (P(yes) + P(no)) (higher = more important); `p_yes` is the raw sum.
+
+Prompts are built in token space: the prompt around the example is tokenised once (prefix and suffix), the
+example is tokenised alone and truncated to `max_tokens` tokens from `truncate_side`, so truncation never cuts
+the question. Batches are sorted by length and LEFT-padded, with position ids that skip the padding, so a text
+scores the same alone or in any batch. `backend="vllm"` computes the same score from the first generated
+token's top logprobs (`thresher.models.vllm_backend`).
+
+References:
+    Sachdeva et al. 2024, "How to Train Data-Efficient LLMs", arXiv 2402.09668 (Fig. 3 prompt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from thresher.data.fields import TEXT_COLUMN
+from thresher.errors import ModelError, OptionError
+from thresher.scorers.base import Direction, RunContext, ScoreColumn, Scorer
+
+TEXT_SLOT = "{text}"
+# Fig. 3 of Sachdeva et al. 2024, verbatim.
+DEFAULT_PROMPT = """###
+{text}
+###
+
+Does the previous paragraph demarcated within ### and ###
+contain informative signal for pre-training a large-language model?
+An informative datapoint should be well-formatted, contain some
+usable knowledge of the world, and strictly NOT have any harmful,
+racist, sexist, etc. content.
+
+OPTIONS:
+- yes
+- no"""
+# Models without a chat template continue plain text: cue the answer, as the community decoder ports do.
+PLAIN_ANSWER_CUE = "\n\nANSWER:"
+ANSWER_WORDS = {"yes": ("yes", "Yes", "YES"), "no": ("no", "No", "NO")}
+BACKENDS = ("transformers", "vllm")
+TRUNCATE_SIDES = ("right", "left")
+MAX_ROW_PADDING = 0.25
+_SENTINEL = "\u2063THRESHER_TEXT\u2063"
+
+
+# ---------------------------------------------------------------------------------------------- pure math
+
+
+def answer_token_ids(tokenizer: Any) -> tuple[list[int], list[int], str]:
+    """Token ids of the yes and no spellings, and how they were found ("single-token" or "first-subtoken").
+
+    Every spelling in `ANSWER_WORDS`, with and without a leading space, that the tokenizer encodes as one token
+    counts. A tokenizer with no single-token spelling of a word falls back to the first token of each spelling
+    (less the tokens both words start with, such as a lone space).
+
+    Raises:
+        ModelError: no token is specific to yes or to no.
+    """
+
+    def variant_ids(words: tuple[str, ...], single_only: bool) -> list[int]:
+        found: list[int] = []
+        for word in words:
+            for spelling in (word, " " + word):
+                ids = tokenizer(spelling, add_special_tokens=False)["input_ids"]
+                if ids and (len(ids) == 1 or not single_only) and ids[0] not in found:
+                    found.append(int(ids[0]))
+        return found
+
+    method = "single-token"
+    yes_ids, no_ids = variant_ids(ANSWER_WORDS["yes"], True), variant_ids(ANSWER_WORDS["no"], True)
+    if not yes_ids or not no_ids:
+        method = "first-subtoken"
+        yes_ids, no_ids = variant_ids(ANSWER_WORDS["yes"], False), variant_ids(ANSWER_WORDS["no"], False)
+        # A leading space may be its own first token: it says nothing about the answer.
+        shared = set(yes_ids) & set(no_ids)
+        yes_ids = [token for token in yes_ids if token not in shared]
+        no_ids = [token for token in no_ids if token not in shared]
+    if set(yes_ids) & set(no_ids) or not yes_ids or not no_ids:
+        raise ModelError("the tokenizer cannot tell yes from no: no answer token is specific to either")
+    return yes_ids, no_ids, method
+
+
+def answer_probabilities(log_probs: np.ndarray, yes_ids: list[int], no_ids: list[int]) -> tuple[np.ndarray, ...]:
+    """(p_yes, p_no, ask_llm) from next-token log-probabilities (n, V): summed over the spellings of each answer.
+
+    `ask_llm` = p_yes / (p_yes + p_no), computed in log space so that it stays exact when both are tiny.
+    """
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    log_yes = _logsumexp(log_probs[:, yes_ids])
+    log_no = _logsumexp(log_probs[:, no_ids])
+    return np.exp(log_yes), np.exp(log_no), normalised_yes(log_yes, log_no)
+
+
+def normalised_yes(log_yes: np.ndarray, log_no: np.ndarray) -> np.ndarray:
+    """P(yes) / (P(yes) + P(no)) from the two log-probabilities (a logistic of their difference); 0.5 if both are 0."""
+    log_yes, log_no = np.asarray(log_yes, np.float64), np.asarray(log_no, np.float64)
+    both_missing = np.isneginf(log_yes) & np.isneginf(log_no)
+    with np.errstate(invalid="ignore", over="ignore"):
+        value = 1.0 / (1.0 + np.exp(log_no - log_yes))
+    return np.where(both_missing, 0.5, value)
+
+
+def _logsumexp(values: np.ndarray) -> np.ndarray:
+    peak = np.max(values, axis=1)
+    safe_peak = np.where(np.isfinite(peak), peak, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe_peak + np.log(np.exp(values - safe_peak[:, None]).sum(axis=1))
+
+
+def truncate_ids(ids: list[int], max_tokens: int, side: str) -> list[int]:
+    """At most `max_tokens` ids: the first ones (side "right" cuts the end) or the last ones (side "left")."""
+    if len(ids) <= max_tokens:
+        return ids
+    return ids[:max_tokens] if side == "right" else ids[len(ids) - max_tokens :]
+
+
+# ---------------------------------------------------------------------------------------------- prompts
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A prompt in token space: prefix ids + example ids + suffix ids, and the answer tokens to read."""
+
+    prefix_ids: list[int]
+    suffix_ids: list[int]
+    yes_ids: list[int]
+    no_ids: list[int]
+    answer_tokens: str  # "single-token" or "first-subtoken"
+    chat_template: bool
+
+    def build(self, text_ids: list[int]) -> list[int]:
+        return [*self.prefix_ids, *text_ids, *self.suffix_ids]
+
+
+def build_prompt_template(tokenizer: Any, prompt: str) -> PromptTemplate:
+    """Split `prompt` (with one `{text}` slot) into token prefix and suffix, inside the chat template if any."""
+    if prompt.count(TEXT_SLOT) != 1:
+        raise OptionError(f"the Ask-LLM prompt must contain {TEXT_SLOT} exactly once")
+    marked = prompt.replace(TEXT_SLOT, _SENTINEL)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    if chat:
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": marked}], tokenize=False, add_generation_prompt=True
+        )
+    else:
+        rendered = marked + PLAIN_ANSWER_CUE
+    prefix, suffix = rendered.split(_SENTINEL)
+    prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    if not chat and tokenizer.bos_token_id is not None and prefix_ids[:1] != [tokenizer.bos_token_id]:
+        prefix_ids = [tokenizer.bos_token_id, *prefix_ids]
+    suffix_ids = tokenizer(suffix, add_special_tokens=False)["input_ids"]
+    yes_ids, no_ids, method = answer_token_ids(tokenizer)
+    return PromptTemplate(list(prefix_ids), list(suffix_ids), yes_ids, no_ids, method, chat)
+
+
+def read_prompt(prompt_file: str | None) -> str:
+    """The prompt text: the paper's by default, else the file's (which must hold one `{text}` slot)."""
+    if prompt_file is None:
+        return DEFAULT_PROMPT
+    path = Path(prompt_file)
+    try:
+        text = path.read_text(encoding="utf-8").rstrip("\n")
+    except OSError as error:
+        raise OptionError(f"{prompt_file}: cannot read the prompt file ({error.strerror})") from None
+    if text.count(TEXT_SLOT) != 1:
+        raise OptionError(f"{prompt_file}: the prompt must contain {TEXT_SLOT} exactly once")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------- scorer
+
+
+class AskLlmScorer(Scorer):
+    """P(yes) of an instruction-tuned LM asked whether the example is informative (higher = more important).
+
+    Args:
+        model: local model directory, `.gguf` file or Hub id of a (chat) causal LM.
+        prompt_file: a file with a custom prompt holding one `{text}` slot (default: the paper's prompt).
+        max_tokens: most tokens of the example text in the prompt; longer texts are truncated.
+        truncate_side: "right" keeps the beginning of a long text, "left" its end.
+        backend: "transformers" (batched forward passes) or "vllm".
+        dtype: "auto" (bf16 where the hardware runs it fast), "float32" or "bfloat16".
+        device: "auto", "cpu" or "cuda" (transformers backend).
+        batch_tokens: padded-token budget of one forward pass.
+    """
+
+    name = "ask-llm"
+    columns = (
+        ScoreColumn(
+            "ask_llm", Direction.HIGHER, "P(yes) / (P(yes) + P(no)) of the LM asked if the text is informative"
+        ),
+        ScoreColumn("p_yes", Direction.HIGHER, "raw next-token probability of the yes spellings"),
+    )
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        prompt_file: str | None = None,
+        max_tokens: int = 512,
+        truncate_side: str = "right",
+        backend: str = "transformers",
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_tokens: int = 8192,
+    ) -> None:
+        self.model = model
+        self.prompt_file = prompt_file
+        self.max_tokens = max_tokens
+        self.truncate_side = truncate_side
+        self.backend = backend
+        self.dtype = dtype
+        self.device = device
+        self.batch_tokens = batch_tokens
+
+    def setup(self, context: RunContext | None = None) -> None:
+        """Load the model (or start vLLM) and tokenise the prompt around the text slot."""
+        if self.backend not in BACKENDS:
+            raise OptionError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.truncate_side not in TRUNCATE_SIDES:
+            raise OptionError(
+                f"--truncate-side must be one of {', '.join(TRUNCATE_SIDES)}, got {self.truncate_side!r}"
+            )
+        if self.max_tokens < 1 or self.batch_tokens < 1:
+            raise OptionError("--max-tokens and --batch-tokens must be >= 1")
+        prompt = read_prompt(self.prompt_file)
+        self._prompt_digest = hashlib.blake2b(prompt.encode(), digest_size=8).hexdigest()
+        self._truncated = 0
+        self._real_tokens = 0
+        self._padded_tokens = 0
+        if self.backend == "vllm":
+            from thresher.models.vllm_backend import VllmAnswerModel
+
+            self._vllm = VllmAnswerModel.load(self.model, dtype=self.dtype)
+            self._loaded = None
+            tokenizer = self._vllm.tokenizer
+            context_limit = self._vllm.max_model_len
+        else:
+            from thresher.models.device import resolve_device, resolve_dtype
+            from thresher.models.loading import load_causal_lm
+
+            device = resolve_device(self.device)
+            self._loaded = load_causal_lm(self.model, dtype=resolve_dtype(self.dtype, device), device=device)
+            self._vllm = None
+            tokenizer = self._loaded.tokenizer
+            context_limit = self._loaded.max_length
+        self._tokenizer = tokenizer
+        self._template = build_prompt_template(tokenizer, prompt)
+        fixed = len(self._template.prefix_ids) + len(self._template.suffix_ids)
+        self._text_budget = self.max_tokens
+        if context_limit is not None:
+            if fixed >= context_limit:
+                raise ModelError(
+                    f"{self.model}: the prompt alone takes {fixed} tokens, the model's context is {context_limit}"
+                )
+            self._text_budget = min(self.max_tokens, context_limit - fixed)
+
+    def teardown(self) -> None:
+        """Drop the model."""
+        self._loaded = None
+        self._vllm = None
+
+    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        """Ask the model about every text of `batch`."""
+        if getattr(self, "_template", None) is None:
+            raise RuntimeError("AskLlmScorer.setup() must run before score_batch()")
+        texts: list[str] = batch.column(TEXT_COLUMN).to_pylist()
+        prompts = self.prompt_ids(texts)
+        if self._vllm is not None:
+            p_yes, _, ask_llm = self._vllm.answer_probabilities(prompts, self._template.yes_ids, self._template.no_ids)
+            self.report_progress(len(prompts), sum(map(len, prompts)))
+        else:
+            p_yes, ask_llm = self._score_transformers(prompts)
+        return {"ask_llm": ask_llm, "p_yes": p_yes}
+
+    def prompt_ids(self, texts: list[str]) -> list[list[int]]:
+        """The full prompt token ids of each text, its text truncated to the budget."""
+        encoded = self._tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
+        prompts = []
+        for ids in encoded:
+            if len(ids) > self._text_budget:
+                self._truncated += 1
+            prompts.append(self._template.build(truncate_ids(list(ids), self._text_budget, self.truncate_side)))
+        return prompts
+
+    def _score_transformers(self, prompts: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from thresher.batching import token_budget_batches
+
+        assert self._loaded is not None
+        model, device = self._loaded.model, self._loaded.device
+        pad_id = self._tokenizer.pad_token_id
+        if pad_id is None:
+            pad_id = self._tokenizer.eos_token_id if self._tokenizer.eos_token_id is not None else 0
+        lengths = np.asarray([len(prompt) for prompt in prompts], dtype=np.int64)
+        p_yes = np.zeros(len(prompts), dtype=np.float64)
+        ask_llm = np.zeros(len(prompts), dtype=np.float64)
+        if not prompts:
+            return p_yes, ask_llm
+        for rows in token_budget_batches(lengths, self.batch_tokens, max_row_padding=MAX_ROW_PADDING):
+            width = int(lengths[rows].max())
+            input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for slot, row in enumerate(rows):
+                input_ids[slot, width - lengths[row] :] = prompts[row]  # left padding: answers line up at the end
+                mask[slot, width - lengths[row] :] = 1
+            # Real tokens get positions 0..len-1 whatever the padding, so a batch changes no score.
+            positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=torch.from_numpy(input_ids).to(device),
+                    attention_mask=torch.from_numpy(mask).to(device),
+                    position_ids=torch.from_numpy(positions).to(device),
+                    use_cache=False,
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
+                log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+            batch_yes, _, batch_ask = answer_probabilities(log_probs, self._template.yes_ids, self._template.no_ids)
+            p_yes[rows], ask_llm[rows] = batch_yes, batch_ask
+            self._real_tokens += int(lengths[rows].sum())
+            self._padded_tokens += len(rows) * width
+            self.report_progress(len(rows), int(lengths[rows].sum()))
+        return p_yes, ask_llm
+
+    def provenance(self) -> dict[str, Any]:
+        """Model, weights fingerprint, prompt digest, answer tokens, truncation and padding."""
+        record: dict[str, Any] = {"model": self.model, "backend": self.backend}
+        template = getattr(self, "_template", None)
+        if template is None:
+            return record
+        tokenizer = self._tokenizer
+        record.update(
+            prompt="paper (Sachdeva et al. 2024, Fig. 3)" if self.prompt_file is None else self.prompt_file,
+            prompt_digest=self._prompt_digest,
+            chat_template=template.chat_template,
+            answer_cue=None if template.chat_template else PLAIN_ANSWER_CUE,
+            yes_tokens=tokenizer.convert_ids_to_tokens(template.yes_ids),
+            no_tokens=tokenizer.convert_ids_to_tokens(template.no_ids),
+            answer_tokens=template.answer_tokens,
+            prompt_tokens=len(template.prefix_ids) + len(template.suffix_ids),
+            text_token_budget=self._text_budget,
+            truncated_examples=self._truncated,
+        )
+        if self._loaded is not None:
+            record.update(
+                fingerprint=self._loaded.fingerprint,
+                dtype=str(self._loaded.dtype).removeprefix("torch."),
+                device=str(self._loaded.device),
+                padding_fraction=0.0 if not self._padded_tokens else 1 - self._real_tokens / self._padded_tokens,
+            )
+        elif self._vllm is not None:
+            record.update(fingerprint=self._vllm.fingerprint, dtype=self._vllm.dtype)
+        return record
