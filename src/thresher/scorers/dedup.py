@@ -37,23 +37,22 @@ def _lookup(batch: pa.RecordBatch, decided: dict[str, tuple[float, str]]) -> tup
 
 
 def embed_examples(
-    examples: ExampleSource, embedder: str, *, device: str, batch_size: int
+    context: RunContext | None, examples: ExampleSource, embedder: str, *, device: str, batch_size: int
 ) -> tuple[list[str], np.ndarray, dict[str, Any]]:
     """Ids (as strings), unit-length embeddings of every example in input order, and the embedder's provenance.
 
-    The one place SemDeDup computes embeddings, so it can switch to a shared embedding cache.
+    Reads the score directory's embedding cache (`thresher embed`, or another embedding scorer) when the same
+    embedder filled it, and fills it otherwise.
     """
-    from thresher.models.embedder import embed_texts, load_embedder
+    from thresher.embeddings import cached_embeddings, embedder_identity
 
-    loaded = load_embedder(embedder, device=device)
-    ids: list[str] = []
-    chunks: list[np.ndarray] = []
-    for batch in examples():
-        ids.extend(str(value) for value in batch.column("id").to_pylist())
-        chunks.append(embed_texts(loaded, batch.column("text").to_pylist(), batch_size=batch_size))
-    dimension = loaded.dimension
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, dimension), dtype=np.float32)
-    return ids, vectors, {"embedder": embedder, "embedder_fingerprint": loaded.fingerprint, "device": loaded.device}
+    ids, vectors = cached_embeddings(context, embedder, examples, device=device, batch_size=batch_size)
+    identity = embedder_identity(embedder)
+    return (
+        [str(value) for value in ids],
+        np.asarray(vectors),
+        {"embedder": embedder, "embedder_fingerprint": identity["fingerprint"], "device": device},
+    )
 
 
 class SemDedupScorer(Scorer):
@@ -95,6 +94,7 @@ class SemDedupScorer(Scorer):
         self.batch_size = batch_size
 
     def setup(self, context: RunContext) -> None:
+        self._context = context
         self._decided: dict[str, tuple[float, str]] = {}
         self._provenance: dict[str, Any] = {"embedder": self.embedder}
 
@@ -102,7 +102,7 @@ class SemDedupScorer(Scorer):
         from thresher.ops.semdedup import default_cluster_count, semdedup
 
         ids, vectors, provenance = embed_examples(
-            examples, self.embedder, device=self.device, batch_size=self.batch_size
+            self._context, examples, self.embedder, device=self.device, batch_size=self.batch_size
         )
         clusters = self.clusters if self.clusters is not None else default_cluster_count(len(ids))
         result = semdedup(vectors, clusters=clusters, eps=self.eps, seed=self.seed)
