@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import thresher
+from thresher.cli import app
+from thresher.errors import OptionError
+from thresher.models import proxy
+from thresher.ops import dynamics
+from thresher.scorers.base import Direction
+from thresher.scorers.registry import get_scorer_class
+from thresher.store import ScoreStore
+
+DYNAMICS = ["el2n", "grand", "forgetting", "vog", "aum", "datamap", "loss"]
+
+
+@pytest.fixture
+def count_trainings(monkeypatch):
+    calls = []
+    real_train = proxy.train_proxy
+    monkeypatch.setattr(proxy, "train_proxy", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    return calls
+
+
+def options(embedder) -> dict:
+    return {"embedder": str(embedder), "seeds": 2, "epochs": 3, "score_epoch": 1, "device": "cpu"}
+
+
+def test_all_dynamics_scores_from_one_training_match_the_record(
+    corpus_jsonl, tmp_path, tiny_embedder_dir, count_trainings
+):
+    out = tmp_path / "scores"
+    thresher.score(corpus_jsonl, scorers=DYNAMICS, out=out, label_field="label", **options(tiny_embedder_dir))
+    assert len(count_trainings) == 1
+    store = ScoreStore.open(out)
+    table = store.read_columns(["el2n", "grand", "forgetting", "vog", "aum", "confidence", "variability", "loss"])
+    assert table.num_rows == 24
+    (record_path,) = (out / "cache" / proxy.CACHE_SUBDIR).glob("training-*.npz")
+    record = proxy.TrainingRecord.load(record_path)
+    assert record.classes == ["class-0", "class-1", "class-2"]
+    column = {name: table.column(name).to_numpy() for name in table.column_names}
+    np.testing.assert_allclose(column["el2n"], record.el2n[:, 1].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(column["loss"], record.loss[:, 1].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(column["grand"], record.grand[:, 1].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(column["aum"], record.margin[:, 1:].mean(axis=(0, 1)), rtol=1e-5)
+    forgetting = np.mean([dynamics.forgetting_events(history) for history in record.correct_fine], axis=0)
+    np.testing.assert_allclose(column["forgetting"], forgetting)
+    np.testing.assert_allclose(column["confidence"], record.true_prob[:, 1:].mean(axis=(0, 1)), rtol=1e-5)
+    vog = dynamics.normalise_within_class(record.vog_raw.mean(axis=0), record.labels)
+    np.testing.assert_allclose(column["vog"], vog, rtol=1e-6)
+    infos = store.column_infos()
+    assert infos["aum"].direction == Direction.LOWER and infos["el2n"].direction == Direction.HIGHER
+    assert infos["forgetting"].direction == Direction.HIGHER and infos["confidence"].direction == Direction.LOWER
+
+
+def test_a_later_call_reuses_the_cached_training(corpus_jsonl, tmp_path, tiny_embedder_dir, count_trainings):
+    out = tmp_path / "scores"
+    thresher.score(corpus_jsonl, scorers=["el2n"], out=out, label_field="label", **options(tiny_embedder_dir))
+    thresher.score(corpus_jsonl, scorers=["aum"], out=out, label_field="label", **options(tiny_embedder_dir))
+    assert len(count_trainings) == 1
+    assert ScoreStore.open(out).manifest["scorers"]["aum"]["provenance"]["training_reused"] is True
+    # Other training parameters make another training.
+    more = {**options(tiny_embedder_dir), "epochs": 4}
+    thresher.score(corpus_jsonl, scorers=["forgetting"], out=out, label_field="label", **more)
+    assert len(count_trainings) == 2
+
+
+def test_dynamics_scorers_need_labels(corpus_jsonl, tmp_path, tiny_embedder_dir):
+    with pytest.raises(OptionError, match="label"):
+        thresher.score(corpus_jsonl, scorers=["aum"], out=tmp_path / "s", **options(tiny_embedder_dir))
+    assert all(get_scorer_class(name).needs_labels and get_scorer_class(name).requires_fit for name in DYNAMICS)
+
+
+def test_cli_scores_and_selects_balanced_by_class(corpus_jsonl, tmp_path, tiny_embedder_dir):
+    out = tmp_path / "scores"
+    flags = ["--embedder", str(tiny_embedder_dir), "--seeds", "1", "--epochs", "2", "--score-epoch", "1"]
+    result = CliRunner().invoke(
+        app,
+        ["score", str(corpus_jsonl), "--scorer", "aum,el2n", "--label-field", "label", "--out", str(out), "--quiet"]
+        + flags
+        + ["--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    kept = tmp_path / "kept.jsonl"
+    result = CliRunner().invoke(
+        app,
+        ["select", str(corpus_jsonl), "--scores", str(out), "--by", "aum", "--keep", "0.5", "--out", str(kept)]
+        + ["--balance-classes"],
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    labels = [json.loads(line)["label"] for line in kept.read_text().splitlines()]
+    assert sorted(labels) == sorted(["class-0"] * 4 + ["class-1"] * 4 + ["class-2"] * 4)
