@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -55,8 +56,9 @@ def main() -> None:
         if not data.exists():
             write_input(data, rows)
         scores = args.workdir / f"scores-{rows}"
+        shutil.rmtree(scores, ignore_errors=True)  # a fresh run each time: nothing reused from an earlier one
         score_rss, score_seconds = run_measured(
-            [*thresher, "score", str(data), "--scorer", "compression", "--out", str(scores), "--overwrite", "--quiet"]
+            [*thresher, "score", str(data), "--scorer", "compression", "--out", str(scores), "--quiet"]
         )
         select_rss, select_seconds = run_measured(
             [

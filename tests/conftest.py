@@ -56,3 +56,26 @@ def corpus_jsonl(tmp_path) -> Path:
         {"text": sentence, "label": f"class-{i % 3}", "extra": {"n": i}} for i, sentence in enumerate(SENTENCES * 3)
     ]
     return write_jsonl(tmp_path / "corpus.jsonl", records)
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 1-layer BERT with mean pooling, saved as a sentence-transformers directory."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory = tmp_path_factory.mktemp("tiny-embedder")
+    words = sorted({word for sentence in SENTENCES for word in sentence.split()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *"abcdefghijklmnopqrstuvwxyz"]
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(directory)
+    transformer = models.Transformer(str(directory), max_seq_length=64)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(directory / "st"))
+    return directory / "st"

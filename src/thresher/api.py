@@ -16,7 +16,7 @@ from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.registry import build_scorer, scorer_param_names
 from thresher.selection import strategies
-from thresher.selection.handlers import HANDLERS, WITHOUT_SCORES, SelectionRequest
+from thresher.selection.handlers import HANDLERS, WITHOUT_BUDGET, WITHOUT_SCORES, SelectionRequest
 from thresher.selection.keep import parse_keep
 from thresher.store import ScoreStore
 
@@ -137,6 +137,7 @@ def select(
     text_field: str | None = None,
     id_field: str | None = None,
     label_field: str | None = None,
+    balance_classes: bool = False,
     **strategy_options: Any,
 ) -> SelectionResult:
     """Select a subset of `input` by a score column and write it in the input's format (or `out`'s suffix).
@@ -145,12 +146,13 @@ def select(
     informative, highest NLL), `bottom` the least, `random` a uniform sample, `threshold` the rows whose value
     lies in [minimum, maximum], `stratified` an equal share of the budget per score stratum (CCS).
     Field names default to those the scores were computed with; `strategy_options` go to the strategy.
+    `balance_classes` applies the strategy within each class, with a budget proportional to the class's size.
     """
     if strategy not in HANDLERS:
         raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(HANDLERS)}")
     if keep is not None and budget_tokens is not None:
         raise OptionError("give either --keep or --budget-tokens, not both")
-    if keep is None and budget_tokens is None and strategy != "threshold":
+    if keep is None and budget_tokens is None and strategy not in WITHOUT_BUDGET:
         raise OptionError("give --keep K (a fraction such as 0.3 or a count such as 5000) or --budget-tokens N")
     if budget_tokens is not None and budget_tokens < 1:
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
@@ -174,6 +176,11 @@ def select(
         wanted = list(store.column_infos())[:1]
     if not wanted:
         raise OptionError(f"--strategy {strategy} needs --by COLUMN")
+    if by in ("embedding", "embeddings") and by not in store.column_infos():
+        raise OptionError(
+            f"--by {by}: embeddings are vectors, not a score to select by; score them first "
+            "(`thresher score --scorer density`, then `select --by density --strategy ips`)"
+        )
     table = store.read_columns(list(dict.fromkeys(wanted)))
     values = importance = None
     if by is not None:
@@ -198,7 +205,12 @@ def select(
             **strategy_options,
         },
     )
-    chosen = HANDLERS[strategy](request)
+    if balance_classes:
+        from thresher.selection.balance import dataset_labels, select_request_balanced
+
+        chosen = select_request_balanced(request, HANDLERS[strategy], dataset_labels(dataset))
+    else:
+        chosen = HANDLERS[strategy](request)
     mask = np.zeros(request.n_rows, dtype=bool)
     mask[chosen] = True
 
@@ -217,4 +229,47 @@ def select(
         pruned_out=pruned_path,
         kept_rows=np.flatnonzero(mask),
         kept_tokens=kept_tokens,
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    """What `embed` wrote (or found already written)."""
+
+    rows: int
+    dimension: int
+    path: Path
+    reused: bool
+    seconds: float
+
+
+def embed(
+    input: str | Path,
+    *,
+    embedder: str = "all-MiniLM-L6-v2",
+    out: str | Path,
+    text_field: str = "text",
+    id_field: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    overwrite: bool = False,
+) -> EmbeddingResult:
+    """Embed every example of `input` into the score directory `out`, where embedding scorers reuse them.
+
+    The vectors (unit length, float32) go to `out/cache/embeddings/<embedder key>/`; a later
+    `score --scorer density --embedder <same>` on the same directory reads them instead of embedding again.
+    """
+    from thresher.embeddings import EmbeddingCache, ensure_embeddings
+
+    dataset = open_dataset(input, Fields(text=text_field, id=id_field))
+    store = ScoreStore(out)
+    store.bind_input(dataset.fingerprint(), overwrite=overwrite)
+    cache, reused = ensure_embeddings(store, embedder, dataset.iter_examples, device=device, batch_size=batch_size)
+    assert isinstance(cache, EmbeddingCache)
+    return EmbeddingResult(
+        rows=cache.rows,
+        dimension=cache.dimension,
+        path=cache.path,
+        reused=reused,
+        seconds=float(cache.meta.get("seconds", 0.0)),
     )

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from thresher.errors import ThresherError
 
@@ -37,7 +38,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ThresherError as error:
-        stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(USER_ERROR_EXIT) from None
     except KeyboardInterrupt:
         stderr.print("interrupted; rerun the same command to resume", highlight=False)
@@ -65,7 +66,12 @@ def score(
     dtype: Annotated[str | None, typer.Option("--dtype", help="auto (default) | float32 | bfloat16")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto (default) | cpu | cuda")] = None,
     batch_tokens: Annotated[
-        int | None, typer.Option("--batch-tokens", help="Token budget per forward batch (padding included).")
+        int | None,
+        typer.Option(
+            "--batch-tokens",
+            "--max-batch-tokens",
+            help="Token budget per forward batch, padding included; halved automatically on out-of-memory.",
+        ),
     ] = None,
     max_length: Annotated[
         int | None, typer.Option("--max-length", help="Context window for long examples (default: the model's).")
@@ -74,7 +80,8 @@ def score(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace scores made with other settings.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     engine: Annotated[
-        str, typer.Option("--engine", help="local (this process) | ray (Ray Data actors; pip install 'thresher[ray]')")
+        str,
+        typer.Option("--engine", help="local (this process) | ray (Ray Data actors; pip install 'thresher\\[ray]')"),
     ] = "local",
     address: Annotated[
         str | None, typer.Option("--address", help="ray: cluster to join, e.g. auto or ray://HOST:10001.")
@@ -88,6 +95,57 @@ def score(
     shard_rows: Annotated[
         int, typer.Option("--shard-rows", help="Examples per shard: the unit of writing and of resuming.")
     ] = 8192,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="Sentence-transformers id or dir (default all-MiniLM-L6-v2).")
+    ] = None,
+    clusters: Annotated[
+        int | None, typer.Option("--clusters", help="semdedup: k-means clusters (default: n / 1000).")
+    ] = None,
+    eps: Annotated[
+        float | None, typer.Option("--eps", help="semdedup: duplicate when cosine similarity > 1 - eps (0.05).")
+    ] = None,
+    num_perm: Annotated[int | None, typer.Option("--num-perm", help="minhash: permutations (128).")] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="minhash: Jaccard similarity of duplicates (0.8).")
+    ] = None,
+    shingle: Annotated[int | None, typer.Option("--shingle", help="minhash: words per shingle (5).")] = None,
+    prompt_file: Annotated[
+        str | None, typer.Option("--prompt-file", help="ask-llm: custom prompt with one {text} slot.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="ask-llm: most tokens of each example in the prompt (512).")
+    ] = None,
+    truncate_side: Annotated[
+        str | None, typer.Option("--truncate-side", help="ask-llm: right (keep the start, default) | left.")
+    ] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="ask-llm: transformers (default) | vllm.")] = None,
+    kernel: Annotated[str | None, typer.Option("--kernel", help="density: angular (default) | l2.")] = None,
+    rows: Annotated[
+        int | None, typer.Option("--rows", help="density: RACE sketch rows / hash functions (1000).")
+    ] = None,
+    hash_bits: Annotated[
+        int | None, typer.Option("--hash-bits", help="density: angular hash bits per row (8).")
+    ] = None,
+    buckets: Annotated[
+        int | None, typer.Option("--buckets", help="density: counters per row (2^hash-bits; l2: 4096).")
+    ] = None,
+    bandwidth: Annotated[
+        float | None, typer.Option("--bandwidth", help="density: l2 hash bucket width (1.0).")
+    ] = None,
+    exact: Annotated[
+        bool | None, typer.Option("--exact", help="density: exact kernel sums instead of the sketch (small data).")
+    ] = None,
+    proxy: Annotated[
+        str | None, typer.Option("--proxy", help="dynamics: head (MLP on embeddings, default) | finetune.")
+    ] = None,
+    proxy_model: Annotated[
+        str | None, typer.Option("--proxy-model", help="dynamics: encoder id or dir for --proxy finetune.")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="dynamics: proxy trainings averaged (3).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="dynamics: epochs per proxy training (10).")] = None,
+    score_epoch: Annotated[
+        int | None, typer.Option("--score-epoch", help="dynamics: epoch for el2n, grand, loss (2; 0 = init).")
+    ] = None,
 ) -> None:
     """Score every example and write the scores to a score directory.
 
@@ -118,6 +176,27 @@ def score(
             device=device,
             batch_tokens=batch_tokens,
             max_length=max_length,
+            embedder=embedder,
+            proxy=proxy,
+            proxy_model=proxy_model,
+            seeds=seeds,
+            epochs=epochs,
+            score_epoch=score_epoch,
+            clusters=clusters,
+            eps=eps,
+            num_perm=num_perm,
+            threshold=threshold,
+            shingle=shingle,
+            prompt_file=prompt_file,
+            max_tokens=max_tokens,
+            truncate_side=truncate_side,
+            backend=backend,
+            kernel=kernel,
+            rows=rows,
+            hash_bits=hash_bits,
+            buckets=buckets,
+            bandwidth=bandwidth,
+            exact=exact,
         )
         for name in names:
             computed, reused = summary.shards_computed.get(name, 0), summary.shards_reused.get(name, 0)
@@ -138,7 +217,10 @@ def select(
         int | None, typer.Option("--budget-tokens", help="Keep examples up to this many tokens (needs n_tokens).")
     ] = None,
     strategy: Annotated[
-        str, typer.Option("--strategy", help="top | bottom | random | threshold | stratified (see README)")
+        str,
+        typer.Option(
+            "--strategy", help="top | bottom | random | threshold | stratified | dedup | zip | dsir | ips (see README)"
+        ),
     ] = "top",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     write_pruned: Annotated[
@@ -153,6 +235,22 @@ def select(
     text_field: Annotated[str | None, typer.Option("--text-field")] = None,
     id_field: IdField = None,
     label_field: LabelField = None,
+    balance_classes: Annotated[
+        bool, typer.Option("--balance-classes", help="Apply the strategy within each class, keeping class shares.")
+    ] = False,
+    k1: Annotated[int | None, typer.Option("--k1", help="zip: stage-1 candidates per round (10000).")] = None,
+    k2: Annotated[int | None, typer.Option("--k2", help="zip: stage-2 candidates per round (200).")] = None,
+    k3: Annotated[int | None, typer.Option("--k3", help="zip: examples picked per round (100).")] = None,
+    target: Annotated[
+        Path | None, typer.Option("--target", help="dsir: file of target-like examples (any input format).")
+    ] = None,
+    target_text_field: Annotated[
+        str | None, typer.Option("--target-text-field", help="dsir: text field of --target (default: --text-field).")
+    ] = None,
+    buckets: Annotated[int | None, typer.Option("--buckets", help="dsir: hashed n-gram buckets (10000).")] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="ips: sample ∝ density^(-1/T) (1.0; larger → uniform).")
+    ] = None,
 ) -> None:
     """Keep a subset of the input chosen by a score column, written in the input's format."""
     with user_errors():
@@ -175,6 +273,14 @@ def select(
             text_field=text_field,
             id_field=id_field,
             label_field=label_field,
+            balance_classes=balance_classes,
+            k1=k1,
+            k2=k2,
+            k3=k3,
+            target=target,
+            target_text_field=target_text_field,
+            buckets=buckets,
+            temperature=temperature,
         )
         tokens = f", {result.kept_tokens:,} tokens" if result.kept_tokens is not None else ""
         pruned = f"; pruned {result.pruned} → {result.pruned_out}" if result.pruned_out else ""
@@ -182,6 +288,37 @@ def select(
             f"kept {result.kept} of {result.input_rows} examples{tokens} "
             f"({result.strategy}{' by ' + result.by if result.by else ''}) → {result.out}{pruned}"
         )
+
+
+@app.command()
+def embed(
+    input: InputArg,
+    out: Annotated[Path, typer.Option("--out", help="Score directory to keep the embeddings in.")],
+    embedder: Annotated[str, typer.Option("--embedder", help="Sentence-transformers id or dir.")] = "all-MiniLM-L6-v2",
+    text_field: TextField = "text",
+    id_field: IdField = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per embedder forward pass.")] = 64,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a directory made from another input.")
+    ] = False,
+) -> None:
+    """Embed every example once into a score directory, for the embedding scorers (density, semdedup) to reuse."""
+    with user_errors():
+        from thresher.api import embed as run_embed
+
+        result = run_embed(
+            input,
+            embedder=embedder,
+            out=out,
+            text_field=text_field,
+            id_field=id_field,
+            device=device,
+            batch_size=batch_size,
+            overwrite=overwrite,
+        )
+        note = "reused" if result.reused else f"computed in {result.seconds:.1f} s"
+        stdout.print(f"{result.rows} embeddings of dimension {result.dimension} ({note}) → {result.path}")
 
 
 @app.command()

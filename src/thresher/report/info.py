@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
@@ -37,6 +39,10 @@ def column_summary(values: np.ndarray) -> dict[str, Any]:
             mean=float(finite.mean()),
         )
     return summary
+
+
+def _is_numeric(data_type: pa.DataType) -> bool:
+    return pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_boolean(data_type)
 
 
 def _format(value: float | None) -> str:
@@ -74,9 +80,17 @@ def print_store_summary(score_dir: str | Path, console: Console) -> None:
     for name, column in store.column_infos().items():
         if not manifest["scorers"][column.scorer].get("complete"):
             continue
-        values = store.read_columns([name]).column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-        stats = column_summary(values)
         direction = "higher" if column.direction.value.startswith("higher") else "lower"
+        raw = store.read_columns([name]).column(name)
+        if not _is_numeric(raw.type):
+            # Ids and labels (e.g. dedup's duplicate_of): counts, not statistics.
+            distinct = len(pc.unique(raw.drop_null()))
+            table.add_row(
+                name, direction, f"{len(raw):,}", "-", "-", "-", f"{distinct:,} distinct, {raw.null_count:,} null"
+            )
+            continue
+        values = raw.to_numpy(zero_copy_only=False).astype(np.float64)
+        stats = column_summary(values)
         table.add_row(
             name,
             direction,
@@ -87,3 +101,16 @@ def print_store_summary(score_dir: str | Path, console: Console) -> None:
             sparkline(values),
         )
     console.print(table)
+    _print_embedding_caches(store, console)
+
+
+def _print_embedding_caches(store: ScoreStore, console: Console) -> None:
+    """One line per cached embedding matrix (`thresher embed`): vectors, not score columns."""
+    from thresher.embeddings import list_embedding_caches
+
+    for cache in list_embedding_caches(store):
+        meta = cache.meta
+        console.print(
+            f"  embeddings [bold]{meta.get('embedder')}[/]: {cache.rows:,} × {cache.dimension} float32 "
+            f"(not a score column; used by density/semdedup) → {cache.path}"
+        )

@@ -13,6 +13,17 @@ from thresher.scorers.base import Scorer
 _BUILTIN: dict[str, str] = {
     "likelihood": "thresher.scorers.likelihood:LikelihoodScorer",
     "compression": "thresher.scorers.compression:CompressionScorer",
+    "ask-llm": "thresher.scorers.ask_llm:AskLlmScorer",
+    "density": "thresher.scorers.density:DensityScorer",
+    "semdedup": "thresher.scorers.dedup:SemDedupScorer",
+    "minhash": "thresher.scorers.dedup:MinHashScorer",
+    "el2n": "thresher.scorers.dynamics:EL2NScorer",
+    "grand": "thresher.scorers.dynamics:GraNdScorer",
+    "forgetting": "thresher.scorers.dynamics:ForgettingScorer",
+    "vog": "thresher.scorers.dynamics:VoGScorer",
+    "aum": "thresher.scorers.dynamics:AUMScorer",
+    "datamap": "thresher.scorers.dynamics:DataMapScorer",
+    "loss": "thresher.scorers.dynamics:LossScorer",
 }
 
 

@@ -95,6 +95,32 @@ def select_random(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.permutation(n)[:k]).astype(np.int64)
 
 
+def ips_order(density: np.ndarray, rng: np.random.Generator, *, temperature: float = 1.0) -> np.ndarray:
+    """All rows in the order of a weighted draw without replacement with weights ∝ density^(−1/temperature).
+
+    Inverse-propensity sampling (Sachdeva et al. 2024, §3.3): rows in dense regions are drawn less often, rare
+    rows more, so the sample covers the embedding space more evenly. The weights are the *inverse* of the
+    density, as the paper's text and Theorem A.2 say; the last line of its Algorithm 2 literally reads
+    "p = S/ΣS" (proportional to density), an erratum. The draw is the Gumbel-top-k trick (keys = log w + G,
+    G ~ Gumbel(0, 1), largest first): any prefix of the order is a k-sample without replacement.
+    `temperature` → ∞ tends to uniform sampling; smaller values favour rare rows more.
+    """
+    scores = _as_1d_float(density, "density")
+    if np.isnan(scores).any() or (scores <= 0).any():
+        raise OptionError("ips needs a positive density (a kernel sum such as the `density` column) for every row")
+    if not temperature > 0:
+        raise OptionError(f"--temperature must be > 0, got {temperature}")
+    keys = -np.log(scores) / temperature + rng.gumbel(size=scores.size)
+    return np.argsort(-keys, kind="stable").astype(np.int64)
+
+
+def select_ips(density: np.ndarray, k: int, rng: np.random.Generator, *, temperature: float = 1.0) -> np.ndarray:
+    """k rows drawn without replacement with probability ∝ density^(−1/temperature), sorted by index."""
+    order = ips_order(density, rng, temperature=temperature)
+    _check_k(k, order.size)
+    return np.sort(order[:k])
+
+
 def select_threshold(
     values: np.ndarray,
     minimum: float | None = None,
