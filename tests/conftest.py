@@ -58,24 +58,32 @@ def corpus_jsonl(tmp_path) -> Path:
     return write_jsonl(tmp_path / "corpus.jsonl", records)
 
 
+def save_tiny_sentence_transformer(directory: Path, vocab_size: int) -> Path:
+    """Put a random 1-layer BERT with mean pooling over the tokenizer already saved in `directory`; return the
+    sentence-transformers directory."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(directory)
+    transformer = models.Transformer(str(directory), max_seq_length=64)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(directory / "st"))
+    return directory / "st"
+
+
 @pytest.fixture(scope="session")
 def tiny_embedder_dir(tmp_path_factory) -> Path:
     """A randomly initialised 1-layer BERT with mean pooling, saved as a sentence-transformers directory."""
-    import torch
-    from sentence_transformers import SentenceTransformer, models
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertTokenizerFast
 
     directory = tmp_path_factory.mktemp("tiny-embedder")
     words = sorted({word for sentence in SENTENCES for word in sentence.split()})
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *"abcdefghijklmnopqrstuvwxyz"]
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config).save_pretrained(directory)
-    transformer = models.Transformer(str(directory), max_seq_length=64)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
-    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(directory / "st"))
-    return directory / "st"
+    return save_tiny_sentence_transformer(directory, len(vocab))

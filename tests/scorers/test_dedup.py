@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.conftest import SENTENCES, write_jsonl
+from tests.conftest import SENTENCES, save_tiny_sentence_transformer, write_jsonl
 from thresher import api
 from thresher.scorers.dedup import MinHashScorer, word_shingles
 from thresher.store import ScoreStore
@@ -26,11 +26,9 @@ OTHER = (
 @pytest.fixture(scope="module")
 def word_embedder_dir(tmp_path_factory):
     """A 1-layer random BERT over a whole-word vocabulary with mean pooling: distinct sentences stay apart."""
-    import torch
-    from sentence_transformers import SentenceTransformer, models
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
     from tokenizers import models as tokenizer_models
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     directory = tmp_path_factory.mktemp("word-embedder")
     words = sorted({word for sentence in SENTENCES for word in sentence.split()})
@@ -41,15 +39,7 @@ def word_embedder_dir(tmp_path_factory):
     PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
     ).save_pretrained(directory)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config).save_pretrained(directory)
-    transformer = models.Transformer(str(directory), max_seq_length=64)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
-    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(directory / "st"))
-    return directory / "st"
+    return save_tiny_sentence_transformer(directory, len(vocab))
 
 
 def read_ids(path) -> list[str]:

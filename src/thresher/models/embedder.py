@@ -78,6 +78,12 @@ def _fingerprint(directory: Path) -> str:
     return fingerprint_files(weights) if weights else ""
 
 
+def _embedding_dimension(model: Any) -> int:
+    # sentence-transformers renamed the method in version 5; older releases only have the first name.
+    method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(method())
+
+
 @dataclass
 class LoadedEmbedder:
     """A loaded sentence-transformers model and what the manifest records about it."""
@@ -111,7 +117,7 @@ def load_embedder(spec: str = DEFAULT_EMBEDDER, *, device: str = "auto") -> Load
         source=spec,
         path=path,
         fingerprint=_fingerprint(directory) if directory.is_dir() else "",
-        dimension=int(model.get_sentence_embedding_dimension()),
+        dimension=int(_embedding_dimension(model)),
         max_seq_length=int(model.max_seq_length),
         device=str(torch_device),
     )
