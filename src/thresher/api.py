@@ -273,3 +273,14 @@ def embed(
         reused=reused,
         seconds=float(cache.meta.get("seconds", 0.0)),
     )
+
+
+def evaluate(input: str | Path, **options: Any) -> Any:
+    """Train a target model on the subsets each method selects and report held-out quality (`thresher eval`).
+
+    See `thresher.eval.harness.evaluate` for the options; returns its `EvalResult`.
+    """
+    # Imported here so that `score` and `select` never load the harness, its plots, or scikit-learn.
+    from thresher.eval.harness import evaluate as run_evaluate
+
+    return run_evaluate(input, **options)

@@ -1,4 +1,4 @@
-"""Command line: `thresher score | select | info | train-ref | demo`.
+"""Command line: `thresher score | select | eval | embed | info | train-ref | demo`.
 
 Each command is a thin layer over the Python API; user mistakes (`ThresherError`) become one line on
 stderr and exit code 2.
@@ -319,6 +319,67 @@ def embed(
         )
         note = "reused" if result.reused else f"computed in {result.seconds:.1f} s"
         stdout.print(f"{result.rows} embeddings of dimension {result.dimension} ({note}) → {result.path}")
+
+
+@app.command("eval")
+def eval_command(
+    input: InputArg,
+    task: Annotated[str, typer.Option("--task", help="classify (MLP head on embeddings) | lm (small GPT).")],
+    out: Annotated[Path, typer.Option("--out", help="Report directory: results.json, curves.png, report.html.")],
+    methods: Annotated[
+        str,
+        typer.Option("--methods", help="random, full, COLUMN[:strategy] (strategy top by default), comma-separated."),
+    ] = "random,full",
+    keep: Annotated[str, typer.Option("--keep", help="Keep ratios in (0, 1], comma-separated.")] = "0.1,0.3,0.5",
+    seeds: Annotated[
+        int, typer.Option("--seeds", help="Runs per method and ratio (seeds --seed, --seed+1, ...).")
+    ] = 3,
+    scores: Annotated[
+        Path | None, typer.Option("--scores", help="Score directory of INPUT (for COLUMN methods).")
+    ] = None,
+    eval_split: Annotated[
+        float, typer.Option("--eval-split", help="Fraction held out, by a seeded hash of each id.")
+    ] = 0.1,
+    eval_file: Annotated[
+        Path | None, typer.Option("--eval-file", help="A separate held-out file (replaces --eval-split).")
+    ] = None,
+    text_field: TextField = "text",
+    id_field: IdField = None,
+    label_field: LabelField = None,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="classify: sentence-transformers id or dir.")
+    ] = None,
+    budget: Annotated[
+        str, typer.Option("--budget", help="lm: epochs (same epochs per run) | tokens (same tokens as full data).")
+    ] = "epochs",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: Annotated[str, typer.Option("--device", help="classify embedder: auto | cpu | cuda")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train a target model on the subsets each method keeps and compare them on held-out data."""
+    with user_errors():
+        from thresher.api import evaluate
+
+        result = evaluate(
+            input,
+            task=task,
+            out=out,
+            methods=methods,
+            keep=keep,
+            seeds=seeds,
+            scores=scores,
+            eval_split=eval_split,
+            eval_file=eval_file,
+            text_field=text_field,
+            id_field=id_field,
+            label_field=label_field,
+            embedder=embedder,
+            budget=budget,
+            seed=seed,
+            device=device,
+            show_progress=not quiet,
+        )
+        stdout.print(f"{len(result.runs)} runs, {result.config['seconds']:.0f} s → {out / 'report.html'}")
 
 
 @app.command()

@@ -1,0 +1,439 @@
+"""The evaluation harness: hold out part of the data, select subsets of the rest by each method, train, score.
+
+`evaluate` is what `thresher eval` runs. Methods are `random` (seeded uniform), `full` (every training row, once
+per seed) and `COLUMN[:strategy]` (the same strategy handlers as `thresher select`, over the training rows only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN, Fields
+from thresher.data.readers import open_dataset
+from thresher.errors import OptionError
+from thresher.eval.targets import BUDGETS, PRIMARY_METRIC, TASKS, ClassifyTarget, LmTarget, tiny_lm_config
+
+# Strategies that choose from the --by column's values alone, so they apply to any subset of rows.
+EVAL_STRATEGIES = ("top", "bottom", "random", "threshold", "stratified", "ips")
+DEFAULT_KEEPS = (0.1, 0.3, 0.5)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way to choose training rows: `random`, `full`, or a score column with a selection strategy."""
+
+    name: str  # as the user wrote it, e.g. "nll_mean:bottom"
+    column: str | None = None
+    strategy: str = "random"
+
+    @property
+    def is_full(self) -> bool:
+        return self.name == "full"
+
+
+def parse_methods(spec: str | Sequence[str], available_columns: Sequence[str]) -> list[Method]:
+    """The methods of `--methods random,full,COLUMN[:strategy],...`, checked against the score columns."""
+    names = [part.strip() for part in spec.split(",")] if isinstance(spec, str) else [str(part) for part in spec]
+    names = [name for name in names if name]
+    if not names:
+        raise OptionError("--methods is empty; give e.g. random,full,nll_mean:top")
+    if len(set(names)) != len(names):
+        raise OptionError(f"--methods lists a method twice: {', '.join(names)}")
+    methods = []
+    for name in names:
+        if name in ("random", "full"):
+            methods.append(Method(name, None, name))
+            continue
+        column, _, strategy = name.partition(":")
+        strategy = strategy or "top"
+        if strategy not in EVAL_STRATEGIES:
+            raise OptionError(f"--methods {name}: strategy {strategy!r} is not one of {', '.join(EVAL_STRATEGIES)}")
+        if column not in available_columns:
+            known = ", ".join(sorted(available_columns)) or "none (give --scores DIR)"
+            raise OptionError(f"--methods {name}: no score column {column!r}; available: {known}")
+        methods.append(Method(name, column, strategy))
+    return methods
+
+
+def parse_keeps(spec: str | Sequence[float]) -> list[float]:
+    """The keep ratios of `--keep 0.1,0.3,0.5`: fractions in (0, 1], ascending, without repeats."""
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    keeps = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            raise OptionError(f"--keep {part!r}: not a number; give fractions such as 0.1,0.3,0.5") from None
+        if not 0.0 < value <= 1.0:
+            raise OptionError(f"--keep {value}: a keep ratio must be greater than 0 and at most 1")
+        keeps.append(value)
+    if not keeps:
+        raise OptionError("--keep is empty; give fractions such as 0.1,0.3,0.5")
+    return sorted(set(keeps))
+
+
+def split_by_id(ids: Sequence[Any], eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, held-out rows), ascending: an example is held out when a seeded hash of its id falls
+    below `eval_fraction`, so the same example lands on the same side whatever else the input holds."""
+    if not 0.0 < eval_fraction < 1.0:
+        raise OptionError(f"--eval-split {eval_fraction}: must be greater than 0 and less than 1")
+    draws = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(f"{seed}\x00{value}".encode(), digest_size=8).digest(), "big") / 2.0**64
+            for value in ids
+        ]
+    )
+    held_out = draws < eval_fraction
+    if held_out.all() or not held_out.any():
+        raise OptionError(
+            f"--eval-split {eval_fraction} leaves {int(held_out.sum())} of {len(ids)} examples held out; "
+            "use more data or another fraction"
+        )
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
+
+
+@dataclass
+class Examples:
+    """The ids, texts and (optional) labels of a dataset, in input order."""
+
+    ids: list[Any]
+    texts: list[str]
+    labels: list[Any] | None
+
+    @classmethod
+    def read(cls, dataset) -> Examples:
+        ids: list[Any] = []
+        texts: list[str] = []
+        labels: list[Any] | None = [] if dataset.fields.label is not None else None
+        for batch in dataset.iter_examples():
+            ids.extend(batch.column(ID_COLUMN).to_pylist())
+            texts.extend(batch.column(TEXT_COLUMN).to_pylist())
+            if labels is not None:
+                labels.extend(batch.column(LABEL_COLUMN).to_pylist())
+        return cls(ids, texts, labels)
+
+    def subset(self, rows: np.ndarray) -> Examples:
+        return Examples(
+            [self.ids[i] for i in rows],
+            [self.texts[i] for i in rows],
+            [self.labels[i] for i in rows] if self.labels is not None else None,
+        )
+
+
+@dataclass
+class RunResult:
+    """One training run: which rows it trained on, and what it scored on the held-out part."""
+
+    method: str
+    keep: float
+    seed: int
+    kept: int
+    metrics: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class EvalResult:
+    """Every run of an evaluation, its configuration, and where the report went."""
+
+    config: dict[str, Any]
+    runs: list[RunResult]
+    out: Path
+    reference: dict[str, float] = field(default_factory=dict)  # lm: held-out metrics of an untrained model
+
+    def to_json(self) -> dict[str, Any]:
+        return {"config": self.config, "reference": self.reference, "runs": [asdict(run) for run in self.runs]}
+
+
+def choose_rows(
+    method: Method,
+    keep: float,
+    seed: int,
+    n_train: int,
+    values: np.ndarray | None,
+    direction: Any,
+    options: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Indices into the training rows that `method` keeps at ratio `keep` under `seed`, ascending."""
+    from thresher.selection import strategies
+    from thresher.selection.handlers import HANDLERS, SelectionRequest
+    from thresher.selection.keep import KeepSpec
+
+    if method.is_full:
+        return np.arange(n_train)
+    importance = strategies.importance(values, direction) if values is not None else None
+    request = SelectionRequest(
+        n_rows=n_train,
+        by=method.column,
+        values=values,
+        importance=importance,
+        keep=KeepSpec(fraction=keep),
+        budget_tokens=None,
+        costs=None,
+        seed=seed,
+        dataset=None,  # type: ignore[arg-type]  # the eval strategies read only the column's values
+        store=None,  # type: ignore[arg-type]
+        options=dict(options or {}),
+    )
+    chosen = np.sort(np.asarray(HANDLERS[method.strategy](request), dtype=np.int64))
+    if chosen.size == 0:
+        raise OptionError(f"--methods {method.name} kept no examples at --keep {keep}")
+    return chosen
+
+
+def evaluate(
+    input: str | Path,
+    *,
+    task: str,
+    out: str | Path,
+    methods: str | Sequence[str] = "random,full",
+    keep: str | Sequence[float] = DEFAULT_KEEPS,
+    seeds: int = 3,
+    scores: str | Path | None = None,
+    eval_split: float | None = 0.1,
+    eval_file: str | Path | None = None,
+    text_field: str = "text",
+    id_field: str | None = None,
+    label_field: str | None = None,
+    embedder: str | None = None,
+    budget: str = "epochs",
+    seed: int = 0,
+    device: str = "auto",
+    lm_options: dict[str, Any] | None = None,
+    classify_options: dict[str, Any] | None = None,
+    strategy_options: dict[str, Any] | None = None,
+    show_progress: bool = False,
+) -> EvalResult:
+    """Train the target model on subsets chosen by each method and keep ratio, and report held-out quality.
+
+    Args:
+        input: the data (any format `thresher score` reads); methods choose from its training part.
+        task: "classify" (MLP head on sentence embeddings; accuracy, macro-F1) or "lm" (a small GPT trained from
+            scratch; held-out NLL per token and bits per byte).
+        out: report directory: results.json, curves.png, report.html.
+        methods: "random", "full", "COLUMN[:strategy]" (strategy top by default), comma-separated.
+        keep: keep ratios in (0, 1].
+        seeds: runs per (method, ratio); run i uses seed `seed + i` for both selection and training.
+        scores: score directory of `input`, needed by column methods.
+        eval_split: fraction held out by a seeded hash of each id (ignored with `eval_file`).
+        eval_file: a separate held-out file, read with the same fields.
+        budget: lm only: "epochs" (same epochs per run) or "tokens" (same trained tokens as the full-data run).
+        lm_options / classify_options: fields of the targets' configs (e.g. {"n_layer": 1, "epochs": 1.0}).
+        strategy_options: options of the strategies (minimum, maximum, strata, temperature, ...).
+
+    Returns:
+        An `EvalResult`; the same data are in `out/results.json`.
+    """
+    from thresher.eval.report import write_report
+
+    started = time.perf_counter()
+    if task not in TASKS:
+        raise OptionError(f"unknown --task {task!r}; choose one of {', '.join(TASKS)}")
+    if budget not in BUDGETS:
+        raise OptionError(f"unknown --budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    if seeds < 1:
+        raise OptionError(f"--seeds must be at least 1, got {seeds}")
+    if task == "classify" and label_field is None:
+        raise OptionError("--task classify needs --label-field F (the class of each example)")
+    keeps = parse_keeps(keep)
+
+    fields = Fields(text=text_field, id=id_field, label=label_field if task == "classify" else None)
+    dataset = open_dataset(input, fields)
+    column_infos: dict[str, Any] = {}
+    store = None
+    if scores is not None:
+        from thresher.store import ScoreStore
+
+        store = ScoreStore.open(scores)
+        store.check_input(dataset.fingerprint())
+        column_infos = dict(store.column_infos())
+    parsed_methods = parse_methods(methods, list(column_infos))
+
+    examples = Examples.read(dataset)
+    if eval_file is not None:
+        held_out = Examples.read(open_dataset(eval_file, fields))
+        train_rows = np.arange(len(examples.texts))
+        eval_rows = None
+    else:
+        if eval_split is None:
+            raise OptionError("give --eval-split FRACTION or --eval-file FILE")
+        train_rows, eval_rows = split_by_id(examples.ids, eval_split, seed)
+        held_out = examples.subset(eval_rows)
+    train = examples.subset(train_rows)
+
+    column_values: dict[str, np.ndarray] = {}
+    if store is not None:
+        wanted = sorted({method.column for method in parsed_methods if method.column is not None})
+        if wanted:
+            table = store.read_columns(wanted)
+            for name in wanted:
+                values = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+                column_values[name] = values[train_rows]
+
+    target, reference = _build_target(
+        task,
+        examples,
+        train_rows,
+        held_out,
+        eval_rows,
+        budget,
+        embedder,
+        device,
+        seed,
+        scores,
+        lm_options,
+        classify_options,
+    )
+    plan = [
+        (method, 1.0 if method.is_full else ratio, seed + index)
+        for method in parsed_methods
+        for ratio in ([1.0] if method.is_full else keeps)
+        for index in range(seeds)
+    ]
+    runs: list[RunResult] = []
+    with _RunProgress(len(plan), enabled=show_progress) as progress:
+        for method, ratio, run_seed in plan:
+            run_started = time.perf_counter()
+            rows = choose_rows(
+                method,
+                ratio,
+                run_seed,
+                len(train.texts),
+                column_values.get(method.column) if method.column else None,
+                column_infos[method.column].direction if method.column else None,
+                strategy_options,
+            )
+            metrics = target.train_and_evaluate(rows, run_seed)
+            runs.append(
+                RunResult(method.name, ratio, run_seed, int(rows.size), metrics, time.perf_counter() - run_started)
+            )
+            progress.advance(f"{method.name} keep={ratio:g} seed={run_seed}")
+
+    config = {
+        "input": str(input),
+        "task": task,
+        "primary_metric": PRIMARY_METRIC[task],
+        "methods": [method.name for method in parsed_methods],
+        "keep": keeps,
+        "seeds": seeds,
+        "seed": seed,
+        "scores": str(scores) if scores is not None else None,
+        "eval_split": None if eval_file is not None else eval_split,
+        "eval_file": str(eval_file) if eval_file is not None else None,
+        "text_field": text_field,
+        "id_field": id_field,
+        "label_field": label_field,
+        "embedder": embedder if task == "classify" else None,
+        "budget": budget if task == "lm" else None,
+        "train_examples": len(train.texts),
+        "eval_examples": len(held_out.texts),
+        "target": _target_description(target),
+        "seconds": 0.0,
+    }
+    config["seconds"] = round(time.perf_counter() - started, 3)
+    result = EvalResult(config=config, runs=runs, out=Path(out), reference=reference)
+    write_report(result)
+    return result
+
+
+def _build_target(
+    task: str,
+    examples: Examples,
+    train_rows: np.ndarray,
+    held_out: Examples,
+    eval_rows: np.ndarray | None,
+    budget: str,
+    embedder: str | None,
+    device: str,
+    seed: int,
+    scores: str | Path | None,
+    lm_options: dict[str, Any] | None,
+    classify_options: dict[str, Any] | None,
+) -> tuple[ClassifyTarget | LmTarget, dict[str, float]]:
+    train = examples.subset(train_rows)
+    if task == "lm":
+        target = LmTarget(train.texts, held_out.texts, tiny_lm_config(**(lm_options or {})), budget=budget)
+        return target, target.evaluate_at_init(seed)
+
+    from thresher.eval.targets import ClassifyConfig
+    from thresher.models.embedder import DEFAULT_EMBEDDER
+    from thresher.models.proxy import cached_embeddings
+
+    assert train.labels is not None and held_out.labels is not None
+    classes = sorted(set(train.labels), key=str)
+    if len(classes) < 2:
+        raise OptionError("--task classify needs at least two classes in the training part")
+    class_index = {label: i for i, label in enumerate(classes)}
+    unseen = sorted({str(label) for label in held_out.labels if label not in class_index})
+    if unseen:
+        raise OptionError(f"held-out labels never seen in training: {', '.join(unseen[:5])}")
+    cache_dir = Path(scores) / "cache" if scores is not None else None
+    chosen_embedder = embedder or DEFAULT_EMBEDDER
+    # The whole input is embedded once through the score directory's cache (shared with `thresher embed` and the
+    # density scorers, which key it to the input's ids); a separate --eval-file is embedded without a cache.
+    features = cached_embeddings(
+        [str(value) for value in examples.ids], examples.texts, chosen_embedder, cache_dir=cache_dir, device=device
+    )
+    train_features = features[train_rows]
+    if eval_rows is not None:
+        eval_features = features[eval_rows]
+    else:
+        eval_features = cached_embeddings(
+            [str(value) for value in held_out.ids], held_out.texts, chosen_embedder, cache_dir=None, device=device
+        )
+    target = ClassifyTarget(
+        train_features,
+        np.array([class_index[label] for label in train.labels]),
+        eval_features,
+        np.array([class_index[label] for label in held_out.labels]),
+        num_classes=len(classes),
+        config=ClassifyConfig(**(classify_options or {})),
+    )
+    return target, {}
+
+
+def _target_description(target: ClassifyTarget | LmTarget) -> dict[str, Any]:
+    if isinstance(target, LmTarget):
+        return {"model": "gpt2-from-scratch", **asdict(target.config), "full_data_steps": target.full_steps}
+    return {"model": "mlp-head-on-embeddings", **asdict(target.config), "num_classes": target.num_classes}
+
+
+class _RunProgress:
+    """Runs done / total with an ETA on stderr (rich), or nothing when disabled."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.enabled = enabled
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("eval runs"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[last]}"),
+                console=Console(stderr=True),
+            )
+            self._task = self._progress.add_task("runs", total=total, last="")
+
+    def __enter__(self) -> _RunProgress:
+        if self.enabled:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.enabled:
+            self._progress.__exit__(*exc_info)  # type: ignore[arg-type]
+
+    def advance(self, last: str) -> None:
+        if self.enabled:
+            self._progress.update(self._task, advance=1, last=last)

@@ -1,0 +1,224 @@
+"""The evaluation harness: splits, method parsing, and end-to-end runs of both target tasks on tiny data."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.conftest import SENTENCES, write_jsonl
+from thresher.data.fields import Fields
+from thresher.data.readers import open_dataset
+from thresher.errors import OptionError
+from thresher.eval import evaluate, parse_keeps, parse_methods, split_by_id
+from thresher.scorers.base import Direction, ScoreColumn
+from thresher.store import ScoreStore
+
+WORDS_A = sorted({word for sentence in SENTENCES[:4] for word in sentence.split()})
+WORDS_B = sorted({word for sentence in SENTENCES[4:] for word in sentence.split()} - set(WORDS_A))
+
+
+@pytest.fixture
+def labelled(tmp_path) -> Path:
+    """120 texts in three classes by length: short (a), medium (b) and long (c).
+
+    Length is the signal because the tiny test embedder's tokenizer maps every word to [UNK], so its mean-pooled
+    vectors differ only through the position embeddings, that is, through the length.
+    """
+    rng = random.Random(0)
+    records = []
+    for i in range(120):
+        label = "abc"[i % 3]
+        length = {"a": rng.randint(2, 4), "b": rng.randint(8, 10), "c": rng.randint(16, 18)}[label]
+        records.append({"text": " ".join(rng.choices(WORDS_A + WORDS_B, k=length)), "label": label})
+    return write_jsonl(tmp_path / "labelled.jsonl", records)
+
+
+def write_label_column(data: Path, scores: Path) -> None:
+    """A score column that is 1 for class `b` and 0 otherwise: `top` at a small ratio keeps only class `b`."""
+    dataset = open_dataset(data, Fields(label="label"))
+    batch = next(dataset.iter_examples())
+    store = ScoreStore(scores)
+    store.bind_input(dataset.fingerprint())
+    column = ScoreColumn("is_b", Direction.HIGHER, "1 for class b")
+    run = store.start_run("oracle", {}, [column], shard_rows=10_000)
+    values = np.array([1.0 if label == "b" else 0.0 for label in batch.column("label").to_pylist()])
+    run.write_shard(0, 0, pa.array([str(value) for value in batch.column("id").to_pylist()]), {"is_b": values})
+    run.finish(batch.num_rows, {})
+
+
+def mean_metric(result, method: str, keep: float, metric: str) -> float:
+    return float(np.mean([run.metrics[metric] for run in result.runs if run.method == method and run.keep == keep]))
+
+
+def test_split_by_id_is_stable_and_seeded():
+    ids = [f"doc-{i}" for i in range(1000)]
+    train, held_out = split_by_id(ids, 0.2, seed=0)
+    assert len(train) + len(held_out) == 1000 and 150 < len(held_out) < 250
+    assert set(train).isdisjoint(held_out)
+    # The side of an example depends on its id only, not on the other examples.
+    _, held_out_of_half = split_by_id(ids[:500], 0.2, seed=0)
+    assert set(held_out_of_half) == {row for row in held_out if row < 500}
+    _, other_seed = split_by_id(ids, 0.2, seed=1)
+    assert set(other_seed) != set(held_out)
+
+
+def test_parse_methods_and_keeps():
+    methods = parse_methods("random,full,nll_mean,ppl:bottom", ["nll_mean", "ppl"])
+    assert [(m.name, m.column, m.strategy) for m in methods] == [
+        ("random", None, "random"),
+        ("full", None, "full"),
+        ("nll_mean", "nll_mean", "top"),
+        ("ppl:bottom", "ppl", "bottom"),
+    ]
+    assert parse_keeps("0.5,0.1,0.3") == [0.1, 0.3, 0.5]
+    with pytest.raises(OptionError, match="no score column 'missing'"):
+        parse_methods("random,missing", ["nll_mean"])
+    with pytest.raises(OptionError, match="strategy 'zip'"):
+        parse_methods("nll_mean:zip", ["nll_mean"])
+    for bad in ("0", "1.5", "-0.1", "abc"):
+        with pytest.raises(OptionError, match="--keep"):
+            parse_keeps(bad)
+
+
+def test_classify_needs_a_label_field(labelled, tmp_path, tiny_embedder_dir):
+    with pytest.raises(OptionError, match="--label-field"):
+        evaluate(labelled, task="classify", out=tmp_path / "r", embedder=str(tiny_embedder_dir))
+
+
+def test_unknown_column_and_bad_keep_are_option_errors(labelled, tmp_path, tiny_embedder_dir):
+    common = {"task": "classify", "out": tmp_path / "r", "label_field": "label", "embedder": str(tiny_embedder_dir)}
+    with pytest.raises(OptionError, match="no score column"):
+        evaluate(labelled, methods="random,nll_mean", **common)
+    with pytest.raises(OptionError, match="--keep"):
+        evaluate(labelled, methods="random", keep="0.2,1.2", **common)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_one_class_selection_scores_worse_than_random_and_seeds_fix_results(labelled, tmp_path, tiny_embedder_dir):
+    write_label_column(labelled, tmp_path / "scores")
+    options = {
+        "task": "classify",
+        "methods": "random,full,is_b",
+        "keep": "0.2,0.3",
+        "seeds": 2,
+        "scores": tmp_path / "scores",
+        "eval_split": 0.25,
+        "label_field": "label",
+        "embedder": str(tiny_embedder_dir),
+    }
+    result = evaluate(labelled, out=tmp_path / "report", **options)
+    assert len(result.runs) == 2 * 2 + 2 + 2 * 2  # random and is_b at two ratios, full once, each over two seeds
+    for keep in (0.2, 0.3):
+        # Trained on class b alone, the head predicts b everywhere: about a third right on the held-out part.
+        one_class = mean_metric(result, "is_b", keep, "accuracy")
+        assert one_class < 0.6
+        assert mean_metric(result, "random", keep, "accuracy") > one_class + 0.3
+        assert mean_metric(result, "is_b", keep, "macro_f1") < mean_metric(result, "random", keep, "macro_f1")
+        assert {run.kept for run in result.runs if run.method == "is_b" and run.keep == keep} == {
+            round(keep * result.config["train_examples"])
+        }
+    assert mean_metric(result, "full", 1.0, "accuracy") > 0.9
+    kept_rows = {run.kept for run in result.runs if run.method == "full"}
+    assert kept_rows == {result.config["train_examples"]}
+
+    again = evaluate(labelled, out=tmp_path / "again", **options)
+    first = json.loads((tmp_path / "report" / "results.json").read_text())
+    second = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert [(r["method"], r["keep"], r["seed"], r["kept"], r["metrics"]) for r in first["runs"]] == [
+        (r["method"], r["keep"], r["seed"], r["kept"], r["metrics"]) for r in second["runs"]
+    ]
+    assert len(again.runs) == len(result.runs)
+
+
+def test_eval_file_holds_out_a_separate_file(labelled, tmp_path, tiny_embedder_dir):
+    held_out = write_jsonl(
+        tmp_path / "held_out.jsonl",
+        [{"text": "the cat", "label": "a"}, {"text": " ".join(WORDS_B[:17]), "label": "c"}],
+    )
+    result = evaluate(
+        labelled,
+        task="classify",
+        out=tmp_path / "r",
+        methods="random",
+        keep="0.5",
+        seeds=1,
+        eval_file=held_out,
+        label_field="label",
+        embedder=str(tiny_embedder_dir),
+    )
+    assert result.config["train_examples"] == 120 and result.config["eval_examples"] == 2
+
+
+@pytest.mark.parametrize("budget", ["epochs", "tokens"])
+def test_lm_task_runs_end_to_end(tmp_path, budget):
+    rng = random.Random(1)
+    words = " ".join(SENTENCES).split()
+    data = write_jsonl(tmp_path / "lm.jsonl", [{"text": " ".join(rng.choices(words, k=12))} for _ in range(80)])
+    lm_options = {
+        "vocab_size": 300,
+        "min_frequency": 1,
+        "n_layer": 1,
+        "n_head": 2,
+        "n_embd": 32,
+        "context_length": 32,
+        "batch_size": 8,
+        "epochs": 3.0,
+    }
+    result = evaluate(
+        data,
+        task="lm",
+        out=tmp_path / "r",
+        methods="random,full",
+        keep="0.5",
+        seeds=1,
+        eval_split=0.2,
+        budget=budget,
+        lm_options=lm_options,
+    )
+    full = next(run for run in result.runs if run.method == "full")
+    half = next(run for run in result.runs if run.method == "random")
+    assert math.isfinite(full.metrics["nll_per_token"]) and math.isfinite(full.metrics["bits_per_byte"])
+    assert full.metrics["nll_per_token"] < result.reference["nll_per_token"] - 0.5  # learnt something
+    if budget == "tokens":
+        assert half.metrics["train_steps"] == full.metrics["train_steps"]
+    else:
+        assert half.metrics["train_steps"] < full.metrics["train_steps"]
+    assert (tmp_path / "r" / "report.html").is_file()
+
+
+def test_cli_eval_writes_the_report_and_turns_bad_options_into_exit_code_2(labelled, tmp_path, tiny_embedder_dir):
+    from typer.testing import CliRunner
+
+    from thresher.cli import app
+
+    common = ["eval", str(labelled), "--task", "classify", "--embedder", str(tiny_embedder_dir), "--quiet"]
+    result = CliRunner().invoke(
+        app,
+        [
+            *common,
+            "--label-field",
+            "label",
+            "--methods",
+            "random,full",
+            "--keep",
+            "0.5",
+            "--seeds",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert {path.name for path in (tmp_path / "r").iterdir()} == {"results.json", "curves.png", "report.html"}
+    missing_label = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "bad")])
+    assert missing_label.exit_code == 2 and "--label-field" in missing_label.output
+    bad_keep = CliRunner().invoke(
+        app, [*common, "--label-field", "label", "--keep", "2", "--out", str(tmp_path / "b")]
+    )
+    assert bad_keep.exit_code == 2 and "--keep" in bad_keep.output
