@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["ThresherError", "list_scorers", "score", "select", "__version__"]
+__all__ = ["ThresherError", "embed", "evaluate", "list_scorers", "score", "select", "__version__"]
 
 if TYPE_CHECKING:
-    from thresher.api import score, select
+    from thresher.api import embed, evaluate, score, select
     from thresher.errors import ThresherError
     from thresher.scorers.registry import list_scorers
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so `import thresher` does not pull torch or pyarrow in before they are needed.
-    if name in {"score", "select"}:
+    if name in {"score", "select", "embed", "evaluate"}:
         from thresher import api
 
         return getattr(api, name)
