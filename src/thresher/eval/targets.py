@@ -149,23 +149,10 @@ class LmTarget:
         self.full_steps = count_steps(full_blocks, config)
 
     def _model(self, seed: int):
-        from transformers import GPT2Config, GPT2LMHeadModel
+        from thresher.models.reference import build_gpt2
 
-        config = self.config
         torch.manual_seed(seed)
-        model_config = GPT2Config(
-            vocab_size=len(self.tokenizer),
-            n_positions=config.context_length,
-            n_embd=config.n_embd,
-            n_layer=config.n_layer,
-            n_head=config.n_head,
-            resid_pdrop=config.dropout,
-            embd_pdrop=config.dropout,
-            attn_pdrop=config.dropout,
-            bos_token_id=self.tokenizer.bos_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
-        return GPT2LMHeadModel(model_config)
+        return build_gpt2(self.config, self.tokenizer)
 
     def evaluate_at_init(self, seed: int) -> dict[str, float]:
         """The held-out metrics of an untrained model: the level that training must beat."""

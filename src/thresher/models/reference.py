@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -157,6 +158,27 @@ def count_steps(n_blocks: int, config: ReferenceConfig) -> int:
     return max(1, min(limits))
 
 
+def build_gpt2(config: ReferenceConfig, tokenizer: Any) -> Any:
+    """A randomly initialised GPT-2 of `config`'s shape over `tokenizer` (seed torch before calling)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model_config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=config.context_length,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        resid_pdrop=config.dropout,
+        embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        # No pad_token_id, like GPT-2: the packed blocks hold no padding, and eos (== pad) inside them would
+        # make transformers warn about a missing attention mask. The tokenizer still carries the pad token.
+    )
+    return GPT2LMHeadModel(model_config)
+
+
 def train_into_dir(
     texts: Sequence[str],
     config: ReferenceConfig,
@@ -166,7 +188,6 @@ def train_into_dir(
 ) -> TrainSummary:
     """Train tokenizer and model on `texts`, save both plus `thresher_reference.json` into the existing empty
     dir `model_dir`, and give the summary. Not atomic: callers stage `model_dir` with `atomic_output_dir`."""
-    from transformers import GPT2Config, GPT2LMHeadModel
 
     started = time.perf_counter()
     if not any(text.strip() for text in texts):
@@ -184,21 +205,7 @@ def train_into_dir(
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model_config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=config.context_length,
-        n_embd=config.n_embd,
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        resid_pdrop=config.dropout,
-        embd_pdrop=config.dropout,
-        attn_pdrop=config.dropout,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        # No pad_token_id, like GPT-2: the packed blocks hold no padding, and eos (== pad) inside them would
-        # make transformers warn about a missing attention mask. The tokenizer still carries the pad token.
-    )
-    model = GPT2LMHeadModel(model_config).to(device)
+    model = build_gpt2(config, tokenizer).to(device)
     n_params = sum(p.numel() for p in model.parameters())
 
     # nanoGPT's split: decay matrices (weights, embeddings), not biases or layer-norm gains.
