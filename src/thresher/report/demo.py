@@ -75,7 +75,9 @@ def run_demo(out: str | Path, *, console: Console | None = None, epochs: float =
     timings["select"] = time.perf_counter() - started
     console.print(f"  kept {result.kept} of {result.input_rows} → {selected}")
 
-    started = step("Write the report", f"thresher info {score_dir}")
+    started = step(
+        "Write the report (inspect the scores any time with the command below)", f"thresher info {score_dir}"
+    )
     report = write_selection_report(
         out / "report.md",
         data=data,
