@@ -95,3 +95,22 @@ def test_threshold_keeps_exactly_the_rows_in_range(tmp_path, corpus_jsonl):
         out=tmp_path / "t.jsonl",
     )
     assert result.kept_rows.tolist() == np.flatnonzero((ratios >= low) & (ratios <= high)).tolist()
+
+
+def test_ccs_is_the_stratified_strategy_under_dealrecs_name(tmp_path, corpus_jsonl):
+    thresher.score(corpus_jsonl, scorers=["compression"], out=tmp_path / "s")
+    chosen = {
+        strategy: thresher.select(
+            corpus_jsonl,
+            scores=tmp_path / "s",
+            by="zlib_ratio",
+            keep=8,
+            strategy=strategy,
+            strata=4,
+            drop_hardest=0.1,
+            seed=3,
+            out=tmp_path / f"{strategy}.jsonl",
+        ).kept_rows.tolist()
+        for strategy in ("ccs", "stratified")
+    }
+    assert len(chosen["ccs"]) == 8 and chosen["ccs"] == chosen["stratified"]

@@ -92,3 +92,28 @@ def test_a_shard_with_missing_values_is_a_bug_not_a_silent_write(tmp_path):
     run = store.start_run("test", {}, COLUMNS, shard_rows=2)
     with pytest.raises(RuntimeError, match="returned 1 values"):
         run.write_shard(0, 0, pa.array(["x", "y"]), {"a": np.array([1.0]), "b": np.array([3.0, 4.0])})
+
+
+def test_columns_read_without_ids_still_line_up_across_scorers(tmp_path):
+    store = ScoreStore(tmp_path / "scores")
+    store.bind_input(INPUT)
+    write_two_shards(store)
+    other = store.start_run("other", {}, (ScoreColumn("c", Direction.HIGHER, "test c"),), shard_rows=2)
+    other.write_shard(0, 0, pa.array(["x", "y"]), {"c": np.array([7.0, 8.0])})
+    other.write_shard(1, 2, pa.array(["z"]), {"c": np.array([9.0])})
+    other.finish(3, {})
+    table = store.read_columns(["a", "c"], with_id=False)
+    assert table.column_names == ["a", "c"]
+    assert table.column("c").to_pylist() == [7.0, 8.0, 9.0]
+
+    resharded = store.start_run("resharded", {}, (ScoreColumn("d", Direction.HIGHER, "test d"),), shard_rows=3)
+    resharded.write_shard(0, 0, pa.array(["x", "y", "z"]), {"d": np.array([1.0, 2.0, 3.0])})
+    resharded.finish(3, {})
+    assert store.read_columns(["a", "d"], with_id=False).column("d").to_pylist() == [1.0, 2.0, 3.0]
+
+    gapped = store.start_run("gapped", {}, (ScoreColumn("e", Direction.HIGHER, "test e"),), shard_rows=2)
+    gapped.write_shard(0, 1, pa.array(["y", "z"]), {"e": np.array([1.0, 2.0])})
+    gapped.write_shard(1, 3, pa.array(["w"]), {"e": np.array([3.0])})
+    gapped.finish(3, {})
+    with pytest.raises(StoreError, match="do not line up"):
+        store.read_columns(["a", "e"], with_id=False)

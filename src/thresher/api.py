@@ -181,7 +181,7 @@ def select(
             f"--by {by}: embeddings are vectors, not a score to select by; score them first "
             "(`thresher score --scorer density`, then `select --by density --strategy ips`)"
         )
-    table = store.read_columns(list(dict.fromkeys(wanted)))
+    table = store.read_columns(list(dict.fromkeys(wanted)), with_id=False)
     values = importance = None
     if by is not None:
         values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)

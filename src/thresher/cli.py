@@ -219,7 +219,8 @@ def select(
     strategy: Annotated[
         str,
         typer.Option(
-            "--strategy", help="top | bottom | random | threshold | stratified | dedup | zip | dsir | ips (see README)"
+            "--strategy",
+            help="top | bottom | random | threshold | stratified (ccs) | dedup | zip | dsir | ips (see README)",
         ),
     ] = "top",
     seed: Annotated[int, typer.Option("--seed")] = 0,

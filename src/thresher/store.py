@@ -208,9 +208,11 @@ class ScoreStore:
                 infos[name] = ColumnInfo(name, scorer, Direction(column["direction"]), column["description"])
         return infos
 
-    def read_columns(self, columns: Sequence[str]) -> pa.Table:
-        """`id` plus the named columns for every input row, in input order.
+    def read_columns(self, columns: Sequence[str], *, with_id: bool = True) -> pa.Table:
+        """`id` (unless `with_id` is false) plus the named columns for every input row, in input order.
 
+        Selection passes `with_id=False`: the id strings are most of the memory of a read and it needs only
+        positions. Scorers then line up by the input rows their shards cover instead of by ids.
         Raises `StoreError` for an unknown column or a scorer whose run is not complete.
         """
         infos = self.column_infos()
@@ -222,12 +224,18 @@ class ScoreStore:
         for name in columns:
             by_scorer.setdefault(infos[name].scorer, []).append(name)
         result: pa.Table | None = None
+        first_rows: int | None = None
         for scorer, names in by_scorer.items():
-            table = self._read_scorer(scorer, names)
+            table = self._read_scorer(scorer, names, with_id=with_id)
+            rows = self._rows_covered(scorer)
             if result is None:
-                result = table
+                result, first_rows = table, rows
                 continue
-            if not result.column("id").equals(table.column("id")):
+            if with_id:
+                lined_up = result.column("id").equals(table.column("id"))
+            else:
+                lined_up = rows is not None and rows == first_rows
+            if not lined_up:
                 raise StoreError(f"{self.root}: scorer '{scorer}' has rows that do not line up with the others")
             for name in names:
                 result = result.append_column(name, table.column(name))
@@ -235,7 +243,17 @@ class ScoreStore:
             raise StoreError("no columns requested")
         return result
 
-    def _read_scorer(self, scorer: str, names: Sequence[str]) -> pa.Table:
+    def _rows_covered(self, scorer: str) -> int | None:
+        """n when a scorer's shards cover input rows [0, n) back to back, in shard order; None otherwise."""
+        shards = sorted(self.manifest["scorers"][scorer]["shards"], key=lambda shard: shard["index"])
+        covered = 0
+        for shard in shards:
+            if shard["row_start"] != covered:
+                return None
+            covered += shard["rows"]
+        return covered
+
+    def _read_scorer(self, scorer: str, names: Sequence[str], *, with_id: bool = True) -> pa.Table:
         entry = self.manifest["scorers"][scorer]
         if not entry.get("complete"):
             done = sum(shard["rows"] for shard in entry["shards"])
@@ -244,8 +262,11 @@ class ScoreStore:
                 "rerun the same `thresher score` command to finish it"
             )
         shards = sorted(entry["shards"], key=lambda shard: shard["index"])
-        tables = [pq.read_table(self.root / shard["file"], columns=["id", *names]) for shard in shards]
-        return pa.concat_tables(tables) if tables else pa.table({"id": pa.array([], pa.string())})
+        wanted = ["id", *names] if with_id else list(names)
+        tables = [pq.read_table(self.root / shard["file"], columns=wanted) for shard in shards]
+        if tables:
+            return pa.concat_tables(tables)
+        return pa.table({name: pa.array([], pa.string() if name == "id" else pa.float64()) for name in wanted})
 
     def row_count(self) -> int | None:
         """Number of scored input rows, once any scorer has completed."""

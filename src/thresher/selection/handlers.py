@@ -118,7 +118,7 @@ def _dedup(request: SelectionRequest) -> np.ndarray:
             raise OptionError("--strategy dedup needs a dedup score: run `thresher score --scorer semdedup|minhash`")
         if len(available) > 1:
             raise OptionError(f"--strategy dedup: choose the column with --by ({' or '.join(available)})")
-        table = request.store.read_columns([available[0]])
+        table = request.store.read_columns([available[0]], with_id=False)
         kept_flags = table.column(available[0]).to_numpy(zero_copy_only=False).astype(np.float64)
     survivors = np.flatnonzero(kept_flags > 0.5)
     if request.keep is None and request.budget_tokens is None:
@@ -181,6 +181,7 @@ HANDLERS: dict[str, Handler] = {
     "random": _random,
     "threshold": _threshold,
     "stratified": _stratified,
+    "ccs": _stratified,  # DEALRec's name for the same coverage-enhanced selection
     "ips": _ips,
     "dedup": _dedup,
     "zip": _zip,
