@@ -1,0 +1,117 @@
+"""Run the harness's training runs in worker processes.
+
+Every run of an evaluation is independent given (rows, seed), so `run_all` farms them out to `jobs` spawned
+processes, each holding one copy of the target (its cached features or tokenised documents are sent once, when
+the worker starts, not with every run). Results come back in plan order whatever order they finish in.
+
+Workers are spawned rather than forked: forking a process whose PyTorch thread pool is already running can
+deadlock the child. Each worker gets an even share of the CPU threads so that `jobs` runs do not oversubscribe
+the cores. Results equal the in-process ones up to floating-point summation order (different thread counts).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Protocol
+
+import numpy as np
+
+from thresher.errors import OptionError
+
+
+class Target(Protocol):
+    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> dict[str, float]: ...
+
+
+# One planned run: the training rows and the seed.
+Run = tuple[np.ndarray, int]
+# Called as each run finishes: (its index in the plan, metrics, seconds).
+OnDone = Callable[[int, dict[str, float], float], None]
+
+_worker_target: Target | None = None
+
+
+def run_all(
+    target: Target,
+    runs: Sequence[Run],
+    *,
+    jobs: int = 1,
+    on_done: OnDone | None = None,
+    threads: int | None = None,
+) -> list[tuple[dict[str, float], float]]:
+    """(metrics, seconds) of every run in `runs`, in order; with `jobs` > 1, in that many worker processes.
+
+    `threads` sets each worker's PyTorch threads (default: the cores shared evenly, `worker_threads`).
+    """
+    if jobs < 1:
+        raise OptionError(f"--jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(runs) <= 1:
+        results = []
+        for index, (rows, seed) in enumerate(runs):
+            metrics, seconds = _timed(target, rows, seed)
+            results.append((metrics, seconds))
+            if on_done is not None:
+                on_done(index, metrics, seconds)
+        return results
+    jobs = min(jobs, len(runs))
+    return _run_in_processes(target, runs, jobs, threads or worker_threads(jobs), on_done)
+
+
+def worker_threads(jobs: int, cores: int | None = None) -> int:
+    """PyTorch threads per worker: the machine's cores shared evenly, at least one."""
+    available = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, available // jobs)
+
+
+def _run_in_processes(
+    target: Target, runs: Sequence[Run], jobs: int, threads: int, on_done: OnDone | None
+) -> list[tuple[dict[str, float], float]]:
+    try:
+        payload = pickle.dumps(target)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        message = f"--jobs {jobs}: this task's target model cannot be sent to worker processes ({error})"
+        raise OptionError(message) from error
+    results: list[tuple[dict[str, float], float] | None] = [None] * len(runs)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(payload, threads)
+    ) as pool:
+        pending = {pool.submit(_worker_run, rows, seed): index for index, (rows, seed) in enumerate(runs)}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    metrics, seconds = future.result()
+                    results[index] = (metrics, seconds)
+                    if on_done is not None:
+                        on_done(index, metrics, seconds)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return [result for result in results if result is not None]
+
+
+def _start_worker(payload: bytes, threads: int) -> None:
+    import torch
+
+    global _worker_target
+    torch.set_num_threads(threads)
+    _worker_target = pickle.loads(payload)
+
+
+def _worker_run(rows: np.ndarray, seed: int) -> tuple[dict[str, float], float]:
+    assert _worker_target is not None, "worker started without a target"
+    return _timed(_worker_target, rows, seed)
+
+
+def _timed(target: Target, rows: np.ndarray, seed: int) -> tuple[dict[str, float], float]:
+    started = time.perf_counter()
+    metrics = target.train_and_evaluate(rows, seed)
+    return metrics, time.perf_counter() - started

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import torch
+
+from thresher.errors import OptionError
+from thresher.eval.parallel import run_all, worker_threads
+from thresher.eval.targets import ClassifyConfig, ClassifyTarget
+
+
+def small_target() -> ClassifyTarget:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8)) * 2
+    labels = rng.integers(0, 3, size=90)
+    features = centres[labels] + rng.normal(size=(90, 8))
+    return ClassifyTarget(
+        features[:60], labels[:60], features[60:], labels[60:], num_classes=3, config=ClassifyConfig(epochs=3)
+    )
+
+
+def test_runs_in_worker_processes_equal_the_in_process_runs_in_plan_order():
+    target = small_target()
+    runs = [(np.arange(0, 60, step), seed) for step, seed in ((1, 0), (2, 1), (3, 2), (1, 3))]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = run_all(target, runs, jobs=1)
+    finally:
+        torch.set_num_threads(threads)
+    finished = []
+    parallel = run_all(target, runs, jobs=2, threads=1, on_done=lambda index, metrics, seconds: finished.append(index))
+    assert [metrics for metrics, _ in parallel] == [metrics for metrics, _ in serial]
+    assert sorted(finished) == [0, 1, 2, 3]
+    assert all(seconds > 0 for _, seconds in parallel)
+
+
+class Unpicklable:
+    def __init__(self) -> None:
+        self.train = lambda rows, seed: {"accuracy": 1.0}
+
+    def train_and_evaluate(self, rows, seed):
+        return self.train(rows, seed)
+
+
+def test_a_target_that_cannot_reach_workers_is_an_option_error_and_jobs_is_checked():
+    runs = [(np.arange(3), 0), (np.arange(3), 1)]
+    assert run_all(Unpicklable(), runs, jobs=1)[0][0] == {"accuracy": 1.0}
+    with pytest.raises(OptionError, match="cannot be sent to worker processes"):
+        run_all(Unpicklable(), runs, jobs=2)
+    with pytest.raises(OptionError, match="at least 1"):
+        run_all(Unpicklable(), runs, jobs=0)
+
+
+def test_worker_threads_share_the_cores():
+    assert worker_threads(2, cores=16) == 8 and worker_threads(4, cores=2) == 1
