@@ -11,7 +11,15 @@ import pytest
 from tests.conftest import SENTENCES
 from thresher.errors import OptionError
 from thresher.models.vllm_backend import answer_probabilities_from_top_logprobs, first_token_logprobs, logprobs_needed
-from thresher.scorers.ask_llm import DEFAULT_PROMPT, AskLlmScorer, answer_probabilities, truncate_ids
+from thresher.scorers.ask_llm import (
+    DEFAULT_PROMPT,
+    FEW_SHOT_EXAMPLES,
+    PLAIN_ANSWER_CUE,
+    AskLlmScorer,
+    answer_probabilities,
+    build_prompt_template,
+    truncate_ids,
+)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}USER : {{ message['content'] }} END{% endfor %}"
@@ -28,7 +36,8 @@ def chat_lm_dir(tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("chat-lm")
     splitter = pre_tokenizers.Whitespace()
-    corpus = " ".join([DEFAULT_PROMPT, *SENTENCES, "USER : END ASSISTANT : yes Yes YES no No NO"])
+    shots = [text for text, _ in FEW_SHOT_EXAMPLES]
+    corpus = " ".join([DEFAULT_PROMPT, *SENTENCES, *shots, "USER : END ASSISTANT : yes Yes YES no No NO"])
     pieces = sorted({piece for piece, _ in splitter.pre_tokenize_str(corpus)})
     vocab = {token: index for index, token in enumerate(["[PAD]", "[UNK]", "[BOS]", *pieces])}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
@@ -65,15 +74,16 @@ def make_scorer(model_dir, **options) -> AskLlmScorer:
     return scorer
 
 
-def hand_score(tokenizer, model, text: str) -> tuple[float, float]:
+def hand_score(tokenizer, model, text: str, shots: tuple[tuple[str, str], ...] = ()) -> tuple[float, float]:
     """P(yes)/(P(yes)+P(no)) and P(yes), from the logits at the last position of the rendered chat prompt."""
     import torch
 
-    rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": DEFAULT_PROMPT.replace("{text}", text)}],
-        tokenize=False,
-        add_generation_prompt=True,
-    )
+    messages = []
+    for shot_text, answer in shots:
+        messages.append({"role": "user", "content": DEFAULT_PROMPT.replace("{text}", shot_text)})
+        messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": DEFAULT_PROMPT.replace("{text}", text)})
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     ids = tokenizer(rendered, add_special_tokens=False)["input_ids"]
     assert rendered.endswith("ASSISTANT :") and "Does the previous paragraph" in rendered
     with torch.no_grad():
@@ -99,6 +109,38 @@ def test_score_equals_hand_computation_from_last_position_logits(chat_lm_dir):
     assert provenance["chat_template"] is True
     assert sorted(provenance["yes_tokens"]) == ["YES", "Yes", "yes"]
     assert sorted(provenance["no_tokens"]) == ["NO", "No", "no"]
+
+
+def test_few_shot_examples_are_earlier_chat_turns(chat_lm_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(chat_lm_dir)
+    model = AutoModelForCausalLM.from_pretrained(chat_lm_dir, dtype=torch.float32).eval()
+    zero_shot = make_scorer(chat_lm_dir)
+    few_shot = make_scorer(chat_lm_dir, few_shot=True, batch_tokens=100_000)
+    scores = few_shot.score_batch(batch_of(SENTENCES[:3]))
+    for row, text in enumerate(SENTENCES[:3]):
+        expected_ask, expected_yes = hand_score(tokenizer, model, text, FEW_SHOT_EXAMPLES)
+        assert scores["ask_llm"][row] == pytest.approx(expected_ask, rel=1e-5)
+        assert scores["p_yes"][row] == pytest.approx(expected_yes, rel=1e-4)
+        assert expected_ask != pytest.approx(hand_score(tokenizer, model, text)[0], rel=1e-6)
+    assert [answer for _, answer in FEW_SHOT_EXAMPLES].count("yes") == 2
+    assert few_shot.provenance()["few_shot_examples"] == len(FEW_SHOT_EXAMPLES)
+    assert zero_shot.provenance()["few_shot_examples"] == 0
+    assert few_shot.provenance()["prompt_digest"] != zero_shot.provenance()["prompt_digest"]
+
+
+def test_plain_lm_few_shot_blocks_carry_their_answer(tiny_lm_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_lm_dir)
+    tokenizer.chat_template = None
+    template = build_prompt_template(tokenizer, "judge: {text}", (("the cat", "yes"), ("cat the", "no")))
+    assert not template.chat_template
+    prefix = tokenizer.decode(template.prefix_ids, skip_special_tokens=True)
+    assert prefix == f"judge: the cat{PLAIN_ANSWER_CUE} yes\n\njudge: cat the{PLAIN_ANSWER_CUE} no\n\njudge: "
+    assert tokenizer.decode(template.suffix_ids) == PLAIN_ANSWER_CUE
 
 
 def test_left_padding_does_not_change_scores(chat_lm_dir):

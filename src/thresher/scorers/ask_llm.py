@@ -5,7 +5,10 @@ signal for pre-training a large-language model? … OPTIONS: - yes - no") and ke
 "yes" is most probable. For decoder-only chat models we apply the model's chat template (the prompt is the user
 turn; the answer is the assistant's first token) and read the next-token distribution at the answer position,
 summing the probability of the tokenizer's single-token spellings of yes ("yes", " yes", "Yes", "YES", …) and
-of no. `ask_llm` = P(yes) / (P(yes) + P(no)) (higher = more important); `p_yes` is the raw sum.
+of no. `ask_llm` = P(yes) / (P(yes) + P(no)) (higher = more important); `p_yes` is the raw sum. The paper's
+method is zero-shot; `few_shot=True` first asks the same prompt about four built-in worked examples (earlier chat
+turns answered yes or no). Neither made SmolLM2-135M-Instruct rank junk below real text
+(benchmarks/results/askllm_junk.md): check a model with an unrelated question before trusting its answers.
 
 Prompts are built in token space: the prompt around the example is tokenised once (prefix and suffix), the
 example is tokenised alone and truncated to `max_tokens` tokens from `truncate_side`, so truncation never cuts
@@ -48,6 +51,19 @@ OPTIONS:
 - no"""
 # Models without a chat template continue plain text: cue the answer, as the community decoder ports do.
 PLAIN_ANSWER_CUE = "\n\nANSWER:"
+# `few_shot=True`: worked examples asked with the same prompt before the real one (prior chat turns, or prompt
+# blocks with their answer for a plain LM). General junk, not tied to any corpus: two plain encyclopedic or news
+# sentences ("yes"), a keyboard mash and a word salad ("no").
+FEW_SHOT_EXAMPLES = (
+    (
+        "Photosynthesis is the process by which green plants use sunlight to turn carbon dioxide and water into "
+        "sugar.",
+        "yes",
+    ),
+    ("qz7 hf!dk ,wpe9 x@lr mvn3 &ty bq; zo0k", "no"),
+    ("The city council voted on Tuesday to keep the public library open until nine in the evening.", "yes"),
+    ("evening the library until on council nine voted open Tuesday public keep in the city", "no"),
+)
 ANSWER_WORDS = {"yes": ("yes", "Yes", "YES"), "no": ("no", "No", "NO")}
 BACKENDS = ("transformers", "vllm")
 TRUNCATE_SIDES = ("right", "left")
@@ -144,18 +160,26 @@ class PromptTemplate:
         return [*self.prefix_ids, *text_ids, *self.suffix_ids]
 
 
-def build_prompt_template(tokenizer: Any, prompt: str) -> PromptTemplate:
-    """Split `prompt` (with one `{text}` slot) into token prefix and suffix, inside the chat template if any."""
+def build_prompt_template(tokenizer: Any, prompt: str, examples: tuple[tuple[str, str], ...] = ()) -> PromptTemplate:
+    """Split `prompt` (with one `{text}` slot) into token prefix and suffix, inside the chat template if any.
+
+    `examples` are (text, answer) pairs asked with the same prompt first: earlier user and assistant turns of the
+    chat, or, for a plain LM, earlier prompt blocks each followed by the answer cue and its answer.
+    """
     if prompt.count(TEXT_SLOT) != 1:
         raise OptionError(f"the Ask-LLM prompt must contain {TEXT_SLOT} exactly once")
     marked = prompt.replace(TEXT_SLOT, _SENTINEL)
     chat = bool(getattr(tokenizer, "chat_template", None))
     if chat:
-        rendered = tokenizer.apply_chat_template(
-            [{"role": "user", "content": marked}], tokenize=False, add_generation_prompt=True
-        )
+        messages = []
+        for text, answer in examples:
+            messages.append({"role": "user", "content": prompt.replace(TEXT_SLOT, text)})
+            messages.append({"role": "assistant", "content": answer})
+        messages.append({"role": "user", "content": marked})
+        rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
-        rendered = marked + PLAIN_ANSWER_CUE
+        asked = [f"{prompt.replace(TEXT_SLOT, text)}{PLAIN_ANSWER_CUE} {answer}\n\n" for text, answer in examples]
+        rendered = "".join(asked) + marked + PLAIN_ANSWER_CUE
     prefix, suffix = rendered.split(_SENTINEL)
     prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
     if not chat and tokenizer.bos_token_id is not None and prefix_ids[:1] != [tokenizer.bos_token_id]:
@@ -194,6 +218,8 @@ class AskLlmScorer(Scorer):
         dtype: "auto" (bf16 where the hardware runs it fast), "float32" or "bfloat16".
         device: "auto", "cpu" or "cuda" (transformers backend).
         batch_tokens: padded-token budget of one forward pass.
+        few_shot: ask the prompt first about `FEW_SHOT_EXAMPLES` (2 good texts answered yes, 2 junk texts answered
+            no) as earlier chat turns; the paper's method is zero-shot (the default).
     """
 
     name = "ask-llm"
@@ -215,6 +241,7 @@ class AskLlmScorer(Scorer):
         dtype: str = "auto",
         device: str = "auto",
         batch_tokens: int = 8192,
+        few_shot: bool = False,
     ) -> None:
         self.model = model
         self.prompt_file = prompt_file
@@ -224,6 +251,7 @@ class AskLlmScorer(Scorer):
         self.dtype = dtype
         self.device = device
         self.batch_tokens = batch_tokens
+        self.few_shot = few_shot
 
     def setup(self, context: RunContext | None = None) -> None:
         """Load the model (or start vLLM) and tokenise the prompt around the text slot."""
@@ -236,7 +264,9 @@ class AskLlmScorer(Scorer):
         if self.max_tokens < 1 or self.batch_tokens < 1:
             raise OptionError("--max-tokens and --batch-tokens must be >= 1")
         prompt = read_prompt(self.prompt_file)
-        self._prompt_digest = hashlib.blake2b(prompt.encode(), digest_size=8).hexdigest()
+        examples = FEW_SHOT_EXAMPLES if self.few_shot else ()
+        shown = "".join(f"\0{text}\0{answer}" for text, answer in examples)
+        self._prompt_digest = hashlib.blake2b((prompt + shown).encode(), digest_size=8).hexdigest()
         self._truncated = 0
         self._real_tokens = 0
         self._padded_tokens = 0
@@ -257,7 +287,7 @@ class AskLlmScorer(Scorer):
             tokenizer = self._loaded.tokenizer
             context_limit = self._loaded.max_length
         self._tokenizer = tokenizer
-        self._template = build_prompt_template(tokenizer, prompt)
+        self._template = build_prompt_template(tokenizer, prompt, examples)
         fixed = len(self._template.prefix_ids) + len(self._template.suffix_ids)
         self._text_budget = self.max_tokens
         if context_limit is not None:
@@ -345,6 +375,7 @@ class AskLlmScorer(Scorer):
         record.update(
             prompt="paper (Sachdeva et al. 2024, Fig. 3)" if self.prompt_file is None else self.prompt_file,
             prompt_digest=self._prompt_digest,
+            few_shot_examples=len(FEW_SHOT_EXAMPLES) if self.few_shot else 0,
             chat_template=template.chat_template,
             answer_cue=None if template.chat_template else PLAIN_ANSWER_CUE,
             yes_tokens=tokenizer.convert_ids_to_tokens(template.yes_ids),
