@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from thresher.errors import InputError
+import numpy as np
+
+from thresher.errors import InputError, OptionError
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 PARTS_OF_SPEECH = ("noun", "verb", "adj", "adv")
@@ -53,3 +57,23 @@ def iter_wordnet_glosses(root: Path = WORDNET_DIR) -> Iterator[dict[str, str]]:
                 record = parse_data_line(line)
                 if record is not None:
                     yield record
+
+
+def stratified_sample(records: Sequence[dict[str, Any]], rows: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """About `rows` records, each class kept in proportion to its size (at least one per class), shuffled.
+
+    A plain random sample of a few thousand glosses can miss WordNet's rarest lexicographer files entirely;
+    a class absent from training but present in a held-out split would make accuracy meaningless.
+    """
+    if rows < 1:
+        raise OptionError(f"--limit must be at least 1, got {rows}")
+    by_class: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_class[record["label"]].append(record)
+    fraction = min(1.0, rows / max(len(records), 1))
+    sample: list[dict[str, Any]] = []
+    for label in sorted(by_class):
+        members = by_class[label]
+        take = max(1, round(fraction * len(members)))
+        sample.extend(members[i] for i in sorted(rng.choice(len(members), size=take, replace=False)))
+    return [sample[i] for i in rng.permutation(len(sample))]
