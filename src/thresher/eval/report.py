@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from thresher.atomic import staged_file
 from thresher.eval.targets import HIGHER_IS_BETTER
 
 if TYPE_CHECKING:
@@ -41,13 +40,8 @@ def write_report(result: EvalResult) -> dict[str, Path]:
 
 
 def _write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
-    descriptor, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(descriptor)
-    try:
-        write(Path(staging))
-        os.replace(staging, path)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+    with staged_file(path) as staging:
+        write(staging)
     return path
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -31,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thresher.atomic import staged_file
 from thresher.errors import ModelError, OptionError
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.ops import dynamics
@@ -107,11 +106,9 @@ class TrainingRecord:
     def save(self, path: Path) -> None:
         """Write the record as one .npz file, atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(prefix=".record-", suffix=".npz", dir=path.parent)
-        os.close(handle)
         arrays = {name: getattr(self, name) for name in self._ARRAYS}
-        np.savez(staging, classes=np.array(json.dumps(self.classes)), version=np.array(_RECORD_VERSION), **arrays)
-        os.replace(staging, path)
+        with staged_file(path, suffix=".npz") as staging:
+            np.savez(staging, classes=np.array(json.dumps(self.classes)), version=np.array(_RECORD_VERSION), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> TrainingRecord:

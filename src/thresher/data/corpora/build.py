@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from thresher.atomic import staged_file
 from thresher.data.corpora.gcide import GCIDE_DICT, GCIDE_INDEX, iter_gcide_entries
 from thresher.data.corpora.inject import inject_junk
 from thresher.data.corpora.noise import add_label_noise
@@ -81,14 +80,9 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
     """Write one JSON object per line under a temporary name, then rename: no half-written corpus. Gives the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            for record in records:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(staging, path)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+    with staged_file(path) as staging, staging.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
     return count
