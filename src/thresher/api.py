@@ -66,7 +66,8 @@ def score(
         raise OptionError(f"{given} only apply with --engine ray")
     if shard_rows < 1:
         raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
-    options = {**scorer_options, "seed": seed}
+    # The run's field names reach the scorers that read other files with the same fields (influence --validation).
+    options = {**scorer_options, "seed": seed, "text_field": text_field, "label_field": label_field}
     named = [item for item in scorers if isinstance(item, str)]
     used = set().union(*(scorer_param_names(name) for name in named)) if named else set()
     unused = sorted(key for key, value in scorer_options.items() if value is not None and key not in used)

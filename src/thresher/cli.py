@@ -119,6 +119,13 @@ def score(
         str | None, typer.Option("--truncate-side", help="ask-llm: right (keep the start, default) | left.")
     ] = None,
     backend: Annotated[str | None, typer.Option("--backend", help="ask-llm: transformers (default) | vllm.")] = None,
+    few_shot: Annotated[
+        bool | None,
+        typer.Option(
+            "--few-shot/--zero-shot",
+            help="ask-llm: ask the prompt first about 4 built-in worked examples (2 good texts → yes, 2 junk → no).",
+        ),
+    ] = None,
     kernel: Annotated[str | None, typer.Option("--kernel", help="density: angular (default) | l2.")] = None,
     rows: Annotated[
         int | None, typer.Option("--rows", help="density: RACE sketch rows / hash functions (1000).")
@@ -146,6 +153,37 @@ def score(
     score_epoch: Annotated[
         int | None, typer.Option("--score-epoch", help="dynamics: epoch for el2n, grand, loss (2; 0 = init).")
     ] = None,
+    ihvp: Annotated[
+        str | None, typer.Option("--ihvp", help="influence, dealrec: inverse-HVP solver, lissa (default) | cg.")
+    ] = None,
+    hvp_steps: Annotated[
+        int | None, typer.Option("--hvp-steps", help="influence: LiSSA steps, or CG iterations at most (5000).")
+    ] = None,
+    damp: Annotated[float | None, typer.Option("--damp", help="influence: LiSSA damping (0.01).")] = None,
+    scale: Annotated[
+        float | None, typer.Option("--scale", help="influence: LiSSA scale (25); damping λ = damp·scale.")
+    ] = None,
+    hvp_batch_size: Annotated[
+        int | None, typer.Option("--hvp-batch-size", help="influence: examples per LiSSA HVP (128).")
+    ] = None,
+    validation: Annotated[
+        str | None,
+        typer.Option("--validation", help="influence, tracin: influence on this labelled file's loss instead."),
+    ] = None,
+    lora_target: Annotated[
+        str | None, typer.Option("--lora-target", help="effort: LoRA modules (default v_proj / c_attn).")
+    ] = None,
+    lora_rank: Annotated[int | None, typer.Option("--lora-rank", help="effort: LoRA rank (8).")] = None,
+    lora_layers: Annotated[
+        int | None, typer.Option("--lora-layers", help="effort: LoRA on the last K blocks (1; 0 = all).")
+    ] = None,
+    prompt_field: Annotated[
+        str | None, typer.Option("--prompt-field", help="effort: field with a prompt; loss on the response only.")
+    ] = None,
+    response_field: Annotated[
+        str | None, typer.Option("--response-field", help="effort: field with the response (default: the text).")
+    ] = None,
+    lam: Annotated[float | None, typer.Option("--lam", help="dealrec: weight λ of the effort score (0.3).")] = None,
 ) -> None:
     """Score every example and write the scores to a score directory.
 
@@ -182,6 +220,18 @@ def score(
             seeds=seeds,
             epochs=epochs,
             score_epoch=score_epoch,
+            ihvp=ihvp,
+            hvp_steps=hvp_steps,
+            damp=damp,
+            scale=scale,
+            hvp_batch_size=hvp_batch_size,
+            validation=validation,
+            lora_target=lora_target,
+            lora_rank=lora_rank,
+            lora_layers=lora_layers,
+            prompt_field=prompt_field,
+            response_field=response_field,
+            lam=lam,
             clusters=clusters,
             eps=eps,
             num_perm=num_perm,
@@ -191,6 +241,7 @@ def score(
             max_tokens=max_tokens,
             truncate_side=truncate_side,
             backend=backend,
+            few_shot=few_shot,
             kernel=kernel,
             rows=rows,
             hash_bits=hash_bits,
@@ -322,10 +373,32 @@ def embed(
         stdout.print(f"{result.rows} embeddings of dimension {result.dimension} ({note}) → {result.path}")
 
 
+def _sft_options(
+    model: str | None,
+    lora_target: str | None,
+    lora_rank: int | None,
+    lora_layers: int | None,
+    epochs: float | None,
+    min_steps: int | None,
+) -> dict[str, object]:
+    """The sft target's options that were given on the command line."""
+    given = {
+        "model": model,
+        "lora_target": lora_target,
+        "lora_rank": lora_rank,
+        "lora_layers": lora_layers,
+        "epochs": epochs,
+        "min_steps": min_steps,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
 @app.command("eval")
 def eval_command(
     input: InputArg,
-    task: Annotated[str, typer.Option("--task", help="classify (MLP head on embeddings) | lm (small GPT).")],
+    task: Annotated[
+        str, typer.Option("--task", help="classify (MLP head on embeddings) | lm (small GPT) | sft (LoRA on an LM).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Report directory: results.json, curves.png, report.html.")],
     methods: Annotated[
         str,
@@ -355,6 +428,26 @@ def eval_command(
     ] = "epochs",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[str, typer.Option("--device", help="classify embedder: auto | cpu | cuda")] = "auto",
+    response_field: Annotated[
+        str | None, typer.Option("--response-field", help="sft: field with the response to the --text-field prompt.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="sft: causal LM id, dir or .gguf (default: bundled SmolLM2).")
+    ] = None,
+    lora_target: Annotated[
+        str | None, typer.Option("--lora-target", help="sft: LoRA modules (default v_proj / c_attn).")
+    ] = None,
+    lora_rank: Annotated[int | None, typer.Option("--lora-rank", help="sft: LoRA rank (8).")] = None,
+    lora_layers: Annotated[
+        int | None, typer.Option("--lora-layers", help="sft: LoRA on the last K blocks (default: all).")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="sft: epochs over each subset (1).")] = None,
+    min_steps: Annotated[
+        int | None, typer.Option("--min-steps", help="sft: repeat small subsets up to this many steps (0).")
+    ] = None,
+    full_seeds: Annotated[
+        int | None, typer.Option("--full-seeds", help="Runs of the full method (default --seeds).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a target model on the subsets each method keeps and compare them on held-out data."""
@@ -378,6 +471,9 @@ def eval_command(
             budget=budget,
             seed=seed,
             device=device,
+            response_field=response_field,
+            sft_options=_sft_options(model, lora_target, lora_rank, lora_layers, epochs, min_steps),
+            full_seeds=full_seeds,
             show_progress=not quiet,
         )
         stdout.print(f"{len(result.runs)} runs, {result.config['seconds']:.0f} s → {out / 'report.html'}")

@@ -21,7 +21,7 @@ from thresher.errors import OptionError
 from thresher.eval.targets import BUDGETS, PRIMARY_METRIC, TASKS, ClassifyTarget, LmTarget, tiny_lm_config
 
 # Strategies that choose from the --by column's values alone, so they apply to any subset of rows.
-EVAL_STRATEGIES = ("top", "bottom", "random", "threshold", "stratified", "ips")
+EVAL_STRATEGIES = ("top", "bottom", "random", "threshold", "stratified", "ccs", "ips")
 DEFAULT_KEEPS = (0.1, 0.3, 0.5)
 
 
@@ -209,14 +209,19 @@ def evaluate(
     lm_options: dict[str, Any] | None = None,
     classify_options: dict[str, Any] | None = None,
     strategy_options: dict[str, Any] | None = None,
+    response_field: str | None = None,
+    sft_options: dict[str, Any] | None = None,
+    full_seeds: int | None = None,
     show_progress: bool = False,
 ) -> EvalResult:
     """Train the target model on subsets chosen by each method and keep ratio, and report held-out quality.
 
     Args:
         input: the data (any format `thresher score` reads); methods choose from its training part.
-        task: "classify" (MLP head on sentence embeddings; accuracy, macro-F1) or "lm" (a small GPT trained from
-            scratch; held-out NLL per token and bits per byte).
+        task: "classify" (MLP head on sentence embeddings; accuracy, macro-F1), "lm" (a small GPT trained from
+            scratch; held-out NLL per token and bits per byte) or "sft" (LoRA fine-tuning of a causal LM on
+            prompt/response pairs: `text_field` is the prompt, `response_field` the response; held-out response
+            NLL per token, and accuracy when the responses are class labels).
         out: report directory: results.json, curves.png, report.html.
         methods: "random", "full", "COLUMN[:strategy]" (strategy top by default), comma-separated.
         keep: keep ratios in (0, 1].
@@ -227,6 +232,9 @@ def evaluate(
         budget: lm only: "epochs" (same epochs per run) or "tokens" (same trained tokens as the full-data run).
         lm_options / classify_options: fields of the targets' configs (e.g. {"n_layer": 1, "epochs": 1.0}).
         strategy_options: options of the strategies (minimum, maximum, strata, temperature, ...).
+        response_field: sft only: the field holding each prompt's response.
+        sft_options: fields of `thresher.eval.sft.SftConfig` (model, lora_rank, epochs, min_steps, ...).
+        full_seeds: training runs of the `full` method (default `seeds`): full data costs the most.
 
     Returns:
         An `EvalResult`; the same data are in `out/results.json`.
@@ -242,9 +250,15 @@ def evaluate(
         raise OptionError(f"--seeds must be at least 1, got {seeds}")
     if task == "classify" and label_field is None:
         raise OptionError("--task classify needs --label-field F (the class of each example)")
+    if task == "sft" and response_field is None:
+        raise OptionError("--task sft needs --response-field F (the response to each --text-field prompt)")
+    if full_seeds is not None and full_seeds < 1:
+        raise OptionError(f"--full-seeds must be at least 1, got {full_seeds}")
     keeps = parse_keeps(keep)
 
-    fields = Fields(text=text_field, id=id_field, label=label_field if task == "classify" else None)
+    # sft reads the response through the label slot: one string per example, like a class label.
+    read_label = {"classify": label_field, "sft": response_field}.get(task)
+    fields = Fields(text=text_field, id=id_field, label=read_label)
     dataset = open_dataset(input, fields)
     column_infos: dict[str, Any] = {}
     store = None
@@ -290,12 +304,13 @@ def evaluate(
         scores,
         lm_options,
         classify_options,
+        sft_options,
     )
     plan = [
         (method, 1.0 if method.is_full else ratio, seed + index)
         for method in parsed_methods
         for ratio in ([1.0] if method.is_full else keeps)
-        for index in range(seeds)
+        for index in range((full_seeds or seeds) if method.is_full else seeds)
     ]
     runs: list[RunResult] = []
     with _RunProgress(len(plan), enabled=show_progress) as progress:
@@ -319,7 +334,7 @@ def evaluate(
     config = {
         "input": str(input),
         "task": task,
-        "primary_metric": PRIMARY_METRIC[task],
+        "primary_metric": _primary_metric(task, target),
         "methods": [method.name for method in parsed_methods],
         "keep": keeps,
         "seeds": seeds,
@@ -332,6 +347,7 @@ def evaluate(
         "label_field": label_field,
         "embedder": embedder if task == "classify" else None,
         "budget": budget if task == "lm" else None,
+        "response_field": response_field if task == "sft" else None,
         "train_examples": len(train.texts),
         "eval_examples": len(held_out.texts),
         "target": _target_description(target),
@@ -356,11 +372,25 @@ def _build_target(
     scores: str | Path | None,
     lm_options: dict[str, Any] | None,
     classify_options: dict[str, Any] | None,
-) -> tuple[ClassifyTarget | LmTarget, dict[str, float]]:
+    sft_options: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, float]]:
     train = examples.subset(train_rows)
     if task == "lm":
         target = LmTarget(train.texts, held_out.texts, tiny_lm_config(**(lm_options or {})), budget=budget)
         return target, target.evaluate_at_init(seed)
+    if task == "sft":
+        from thresher.eval.sft import SftConfig, SftTarget
+
+        assert train.labels is not None and held_out.labels is not None
+        try:
+            config = SftConfig(**{"device": device, **(sft_options or {})})
+        except TypeError as error:
+            raise OptionError(f"sft options: {error}") from None
+        responses = [str(value) for value in train.labels]
+        sft_target = SftTarget(
+            train.texts, responses, held_out.texts, [str(value) for value in held_out.labels], config
+        )
+        return sft_target, sft_target.evaluate_at_init(seed)
 
     from thresher.eval.targets import ClassifyConfig
     from thresher.models.embedder import DEFAULT_EMBEDDER
@@ -399,7 +429,23 @@ def _build_target(
     return target, {}
 
 
-def _target_description(target: ClassifyTarget | LmTarget) -> dict[str, Any]:
+def _primary_metric(task: str, target: Any) -> str:
+    if task == "sft" and getattr(target, "classes", None) is not None:
+        return "accuracy"
+    return PRIMARY_METRIC[task]
+
+
+def _target_description(target: Any) -> dict[str, Any]:
+    from thresher.eval.sft import SftTarget
+
+    if isinstance(target, SftTarget):
+        classes = len(target.classes) if target.classes is not None else None
+        return {
+            "model": target.model_source,
+            **asdict(target.config),
+            "lora_targets": target.targets,
+            "classes": classes,
+        }
     if isinstance(target, LmTarget):
         return {"model": "gpt2-from-scratch", **asdict(target.config), "full_data_steps": target.full_steps}
     return {"model": "mlp-head-on-embeddings", **asdict(target.config), "num_classes": target.num_classes}

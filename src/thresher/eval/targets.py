@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 # Which way each metric improves: the report's "best method" and the plot's labels read this.
 HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "nll_per_token": False, "bits_per_byte": False}
-PRIMARY_METRIC = {"classify": "accuracy", "lm": "nll_per_token"}
+# sft reports accuracy too when its responses are class labels (see `thresher.eval.sft`), NLL always.
+PRIMARY_METRIC = {"classify": "accuracy", "lm": "nll_per_token", "sft": "nll_per_token"}
 TASKS = tuple(PRIMARY_METRIC)
 BUDGETS = ("epochs", "tokens")
 

@@ -24,6 +24,10 @@ _BUILTIN: dict[str, str] = {
     "aum": "thresher.scorers.dynamics:AUMScorer",
     "datamap": "thresher.scorers.dynamics:DataMapScorer",
     "loss": "thresher.scorers.dynamics:LossScorer",
+    "influence": "thresher.scorers.influence:InfluenceScorer",
+    "tracin": "thresher.scorers.influence:TracInScorer",
+    "effort": "thresher.scorers.effort:EffortScorer",
+    "dealrec": "thresher.scorers.dealrec:DealRecScorer",
 }
 
 
