@@ -448,6 +448,9 @@ def eval_command(
     full_seeds: Annotated[
         int | None, typer.Option("--full-seeds", help="Runs of the full method (default --seeds).")
     ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="Training runs at once, in worker processes sharing the CPU cores.")
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a target model on the subsets each method keeps and compare them on held-out data."""
@@ -474,6 +477,7 @@ def eval_command(
             response_field=response_field,
             sft_options=_sft_options(model, lora_target, lora_rank, lora_layers, epochs, min_steps),
             full_seeds=full_seeds,
+            jobs=jobs,
             show_progress=not quiet,
         )
         stdout.print(f"{len(result.runs)} runs, {result.config['seconds']:.0f} s → {out / 'report.html'}")

@@ -222,3 +222,48 @@ def test_cli_eval_writes_the_report_and_turns_bad_options_into_exit_code_2(label
         app, [*common, "--label-field", "label", "--keep", "2", "--out", str(tmp_path / "b")]
     )
     assert bad_keep.exit_code == 2 and "--keep" in bad_keep.output
+
+
+def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny_embedder_dir, monkeypatch):
+    from thresher.eval.targets import ClassifyTarget
+
+    write_label_column(labelled, tmp_path / "scores")
+    trained = []
+    monkeypatch.setattr(ClassifyTarget, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
+    with pytest.raises(OptionError, match="after dropping the hardest"):
+        # Dropping the hardest half leaves too few rows to keep 0.9 of the training part.
+        evaluate(
+            labelled,
+            task="classify",
+            out=tmp_path / "report",
+            methods="random,is_b:stratified",
+            keep="0.1,0.9",
+            seeds=1,
+            scores=tmp_path / "scores",
+            label_field="label",
+            embedder=str(tiny_embedder_dir),
+            strategy_options={"drop_hardest": 0.5},
+        )
+    assert trained == [] and not (tmp_path / "report").exists()
+
+
+def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_embedder_dir):
+    options = {
+        "task": "classify",
+        "methods": "random,full",
+        "keep": "0.3",
+        "seeds": 2,
+        "eval_split": 0.25,
+        "label_field": "label",
+        "embedder": str(tiny_embedder_dir),
+        "classify_options": {"epochs": 5},
+    }
+    serial = evaluate(labelled, out=tmp_path / "serial", **options)
+    parallel = evaluate(labelled, out=tmp_path / "parallel", jobs=2, **options)
+    assert parallel.config["jobs"] == 2
+    assert [(run.method, run.keep, run.seed, run.kept) for run in parallel.runs] == [
+        (run.method, run.keep, run.seed, run.kept) for run in serial.runs
+    ]
+    for mine, theirs in zip(parallel.runs, serial.runs, strict=True):
+        # Worker processes may use another thread count, so sums can round differently.
+        assert mine.metrics["accuracy"] == pytest.approx(theirs.metrics["accuracy"], abs=0.05)

@@ -18,6 +18,7 @@ import numpy as np
 from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
+from thresher.eval.parallel import run_all
 from thresher.eval.targets import BUDGETS, PRIMARY_METRIC, TASKS, ClassifyTarget, LmTarget, tiny_lm_config
 
 # Strategies that choose from the --by column's values alone, so they apply to any subset of rows.
@@ -212,6 +213,7 @@ def evaluate(
     response_field: str | None = None,
     sft_options: dict[str, Any] | None = None,
     full_seeds: int | None = None,
+    jobs: int = 1,
     show_progress: bool = False,
 ) -> EvalResult:
     """Train the target model on subsets chosen by each method and keep ratio, and report held-out quality.
@@ -235,6 +237,8 @@ def evaluate(
         response_field: sft only: the field holding each prompt's response.
         sft_options: fields of `thresher.eval.sft.SftConfig` (model, lora_rank, epochs, min_steps, ...).
         full_seeds: training runs of the `full` method (default `seeds`): full data costs the most.
+        jobs: training runs at once, in spawned worker processes (`thresher.eval.parallel`); the target must
+            pickle. Results equal the one-process ones up to float summation order.
 
     Returns:
         An `EvalResult`; the same data are in `out/results.json`.
@@ -254,6 +258,8 @@ def evaluate(
         raise OptionError("--task sft needs --response-field F (the response to each --text-field prompt)")
     if full_seeds is not None and full_seeds < 1:
         raise OptionError(f"--full-seeds must be at least 1, got {full_seeds}")
+    if jobs < 1:
+        raise OptionError(f"--jobs must be at least 1, got {jobs}")
     keeps = parse_keeps(keep)
 
     # sft reads the response through the label slot: one string per example, like a class label.
@@ -312,24 +318,32 @@ def evaluate(
         for ratio in ([1.0] if method.is_full else keeps)
         for index in range((full_seeds or seeds) if method.is_full else seeds)
     ]
-    runs: list[RunResult] = []
+    # Every selection is made before any training, so a method that cannot keep some ratio fails in seconds
+    # instead of after hours of runs.
+    chosen = [
+        choose_rows(
+            method,
+            ratio,
+            run_seed,
+            len(train.texts),
+            column_values.get(method.column) if method.column else None,
+            column_infos[method.column].direction if method.column else None,
+            strategy_options,
+        )
+        for method, ratio, run_seed in plan
+    ]
     with _RunProgress(len(plan), enabled=show_progress) as progress:
-        for method, ratio, run_seed in plan:
-            run_started = time.perf_counter()
-            rows = choose_rows(
-                method,
-                ratio,
-                run_seed,
-                len(train.texts),
-                column_values.get(method.column) if method.column else None,
-                column_infos[method.column].direction if method.column else None,
-                strategy_options,
-            )
-            metrics = target.train_and_evaluate(rows, run_seed)
-            runs.append(
-                RunResult(method.name, ratio, run_seed, int(rows.size), metrics, time.perf_counter() - run_started)
-            )
+
+        def finished(index: int, metrics: dict[str, float], seconds: float) -> None:
+            method, ratio, run_seed = plan[index]
             progress.advance(f"{method.name} keep={ratio:g} seed={run_seed}")
+
+        planned_runs = [(rows, run_seed) for rows, (_, _, run_seed) in zip(chosen, plan, strict=True)]
+        outcomes = run_all(target, planned_runs, jobs=jobs, on_done=finished)
+    runs = [
+        RunResult(method.name, ratio, run_seed, int(rows.size), metrics, seconds)
+        for (method, ratio, run_seed), rows, (metrics, seconds) in zip(plan, chosen, outcomes, strict=True)
+    ]
 
     config = {
         "input": str(input),
@@ -348,6 +362,7 @@ def evaluate(
         "embedder": embedder if task == "classify" else None,
         "budget": budget if task == "lm" else None,
         "response_field": response_field if task == "sft" else None,
+        "jobs": jobs,
         "train_examples": len(train.texts),
         "eval_examples": len(held_out.texts),
         "target": _target_description(target),
