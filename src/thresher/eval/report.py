@@ -87,7 +87,18 @@ def curves_png(result: EvalResult) -> bytes:
     import matplotlib.pyplot as plt
 
     metrics = metric_names(result.runs)
-    figure, axes = plt.subplots(1, max(len(metrics), 1), figsize=(5.5 * max(len(metrics), 1), 4), squeeze=False)
+    methods = list(dict.fromkeys(run.method for run in result.runs if run.method not in ("full", "random")))
+    # Up to 10 methods get the default colours; more get tab20's, and line styles tell the two tens apart.
+    palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    styles = {
+        method: {"color": palette(index % palette.N), "linestyle": "-" if index < palette.N else ":"}
+        for index, method in enumerate(methods)
+    }
+    styles["random"] = {"color": "black", "linestyle": "-", "linewidth": 2.5, "zorder": 5}  # the bar to clear
+    many = len(methods) > 5
+    figure, axes = plt.subplots(
+        1, max(len(metrics), 1), figsize=(5.5 * max(len(metrics), 1) + (2.5 if many else 0), 4), squeeze=False
+    )
     for axis, metric in zip(axes[0], metrics, strict=False):
         for method, by_keep in summarize(result.runs, metric).items():
             keeps = np.array(list(by_keep))
@@ -97,16 +108,20 @@ def curves_png(result: EvalResult) -> bytes:
                 line = axis.axhline(means[0], color="black", linestyle="--", label="full data")
                 axis.axhspan(means[0] - spreads[0], means[0] + spreads[0], color=line.get_color(), alpha=0.08)
                 continue
-            (line,) = axis.plot(keeps, means, marker="o", label=method)
+            (line,) = axis.plot(keeps, means, marker="o", label=method, **styles[method])
             axis.fill_between(keeps, means - spreads, means + spreads, color=line.get_color(), alpha=0.2)
         arrow = "higher is better" if HIGHER_IS_BETTER[metric] else "lower is better"
         axis.set_xlabel("keep ratio")
         axis.set_ylabel(metric)
         axis.set_title(f"{metric} ({arrow})")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize="small")
+        if not many:
+            axis.legend(fontsize="small")
+    if many:  # one legend for all panels, outside them, so it covers no curve
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="center right", fontsize="small")
     figure.suptitle(f"thresher eval: {result.config.get('task')} on {Path(str(result.config.get('input'))).name}")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1 - 2.5 / figure.get_figwidth(), 1) if many else None)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
