@@ -402,7 +402,10 @@ def eval_command(
     out: Annotated[Path, typer.Option("--out", help="Report directory: results.json, curves.png, report.html.")],
     methods: Annotated[
         str,
-        typer.Option("--methods", help="random, full, COLUMN[:strategy] (strategy top by default), comma-separated."),
+        typer.Option(
+            "--methods",
+            help="random, full, zip, dsir, COLUMN[:strategy] (strategy top by default), comma-separated.",
+        ),
     ] = "random,full",
     keep: Annotated[str, typer.Option("--keep", help="Keep ratios in (0, 1], comma-separated.")] = "0.1,0.3,0.5",
     seeds: Annotated[
@@ -451,6 +454,14 @@ def eval_command(
     jobs: Annotated[
         int, typer.Option("--jobs", help="Training runs at once, in worker processes sharing the CPU cores.")
     ] = 1,
+    minimum: Annotated[float | None, typer.Option("--min", help="threshold methods: lowest value kept.")] = None,
+    maximum: Annotated[float | None, typer.Option("--max", help="threshold methods: highest value kept.")] = None,
+    strata: Annotated[int | None, typer.Option("--strata", help="stratified/ccs methods: score strata (50).")] = None,
+    drop_hardest: Annotated[
+        float | None, typer.Option("--drop-hardest", help="stratified/ccs methods: first drop this fraction.")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="ips methods: temperature (1.0).")] = None,
+    target: Annotated[Path | None, typer.Option("--target", help="dsir method: file of target-like examples.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a target model on the subsets each method keeps and compare them on held-out data."""
@@ -478,6 +489,18 @@ def eval_command(
             sft_options=_sft_options(model, lora_target, lora_rank, lora_layers, epochs, min_steps),
             full_seeds=full_seeds,
             jobs=jobs,
+            strategy_options={
+                name: value
+                for name, value in {
+                    "minimum": minimum,
+                    "maximum": maximum,
+                    "strata": strata,
+                    "drop_hardest": drop_hardest,
+                    "temperature": temperature,
+                    "target": str(target) if target is not None else None,
+                }.items()
+                if value is not None
+            },
             show_progress=not quiet,
         )
         stdout.print(f"{len(result.runs)} runs, {result.config['seconds']:.0f} s → {out / 'report.html'}")

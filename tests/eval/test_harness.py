@@ -267,3 +267,37 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
     for mine, theirs in zip(parallel.runs, serial.runs, strict=True):
         # Worker processes may use another thread count, so sums can round differently.
         assert mine.metrics["accuracy"] == pytest.approx(theirs.metrics["accuracy"], abs=0.05)
+
+
+def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, tiny_embedder_dir):
+    from thresher.eval.harness import Method, choose_rows
+    from thresher.selection.zip import zip_select
+
+    texts = [f"{word} " * (i % 7 + 1) + f"tail {i}" for i, word in enumerate(WORDS_A * 3)]
+    zip_rows = choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None, texts=texts)
+    assert zip_rows.tolist() == sorted(zip_select(texts, round(0.3 * len(texts))))
+    with pytest.raises(OptionError, match="needs the training texts"):
+        choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None)
+
+    write_label_column(labelled, tmp_path / "scores")
+    target = write_jsonl(tmp_path / "target.jsonl", [{"text": sentence} for sentence in SENTENCES[4:]])
+    result = evaluate(
+        labelled,
+        task="classify",
+        out=tmp_path / "report",
+        methods="zip,dsir,is_b:dedup",
+        keep="0.2",
+        seeds=1,
+        scores=tmp_path / "scores",
+        eval_split=0.25,
+        label_field="label",
+        embedder=str(tiny_embedder_dir),
+        classify_options={"epochs": 2},
+        strategy_options={"target": str(target)},
+    )
+    n_train = result.config["train_examples"]
+    assert {run.method: run.kept for run in result.runs} == {
+        "zip": round(0.2 * n_train),
+        "dsir": round(0.2 * n_train),
+        "is_b:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
+    }

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.readers import open_dataset
@@ -21,8 +22,11 @@ from thresher.errors import OptionError
 from thresher.eval.parallel import run_all
 from thresher.eval.targets import BUDGETS, PRIMARY_METRIC, TASKS, ClassifyTarget, LmTarget, tiny_lm_config
 
-# Strategies that choose from the --by column's values alone, so they apply to any subset of rows.
-EVAL_STRATEGIES = ("top", "bottom", "random", "threshold", "stratified", "ccs", "ips")
+# Strategies that choose from the --by column's values alone, so they apply to any subset of rows; `dedup` reads
+# a dedup scorer's keep flag.
+EVAL_STRATEGIES = ("top", "bottom", "random", "threshold", "stratified", "ccs", "ips", "dedup")
+# Methods that need no score column: set-level strategies that read the training texts themselves.
+STANDALONE_METHODS = ("random", "full", "zip", "dsir")
 DEFAULT_KEEPS = (0.1, 0.3, 0.5)
 
 
@@ -49,7 +53,7 @@ def parse_methods(spec: str | Sequence[str], available_columns: Sequence[str]) -
         raise OptionError(f"--methods lists a method twice: {', '.join(names)}")
     methods = []
     for name in names:
-        if name in ("random", "full"):
+        if name in STANDALONE_METHODS:
             methods.append(Method(name, None, name))
             continue
         column, _, strategy = name.partition(":")
@@ -161,8 +165,12 @@ def choose_rows(
     values: np.ndarray | None,
     direction: Any,
     options: dict[str, Any] | None = None,
+    texts: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Indices into the training rows that `method` keeps at ratio `keep` under `seed`, ascending."""
+    """Indices into the training rows that `method` keeps at ratio `keep` under `seed`, ascending.
+
+    `texts` (the training texts, in row order) are needed by the set-level `zip` and `dsir` methods only.
+    """
     from thresher.selection import strategies
     from thresher.selection.handlers import HANDLERS, SelectionRequest
     from thresher.selection.keep import KeepSpec
@@ -179,14 +187,29 @@ def choose_rows(
         budget_tokens=None,
         costs=None,
         seed=seed,
-        dataset=None,  # type: ignore[arg-type]  # the eval strategies read only the column's values
-        store=None,  # type: ignore[arg-type]
+        dataset=_TrainingTexts(texts) if texts is not None else None,  # type: ignore[arg-type]
+        store=None,  # type: ignore[arg-type]  # column values come in `values`
         options=dict(options or {}),
     )
+    if method.strategy in ("zip", "dsir") and texts is None:
+        raise OptionError(f"--methods {method.name} needs the training texts")
     chosen = np.sort(np.asarray(HANDLERS[method.strategy](request), dtype=np.int64))
     if chosen.size == 0:
         raise OptionError(f"--methods {method.name} kept no examples at --keep {keep}")
     return chosen
+
+
+class _TrainingTexts:
+    """The training part as the set-level handlers read a dataset: text batches in row order."""
+
+    fields = Fields()
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = list(texts)
+
+    def iter_examples(self, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
+        for start in range(0, len(self.texts), batch_rows):
+            yield pa.RecordBatch.from_pydict({TEXT_COLUMN: self.texts[start : start + batch_rows]})
 
 
 def evaluate(
@@ -329,6 +352,7 @@ def evaluate(
             column_values.get(method.column) if method.column else None,
             column_infos[method.column].direction if method.column else None,
             strategy_options,
+            texts=train.texts,
         )
         for method, ratio, run_seed in plan
     ]
