@@ -16,15 +16,19 @@ and random characters, marked `injected`). Then, all through thresher's Python A
 It also reports, per method and keep, how much of each junk kind survived: the known answer.
 
     python benchmarks/repro_gcide.py [--train 1600] [--eval 400] [--seeds 3] [--workdir /tmp/...]
+    python benchmarks/repro_gcide.py --methods random,full,zip,minhash_keep:dedup,density:ips \
+        --results benchmarks/results/repro_gcide_setlevel
 
 Writes benchmarks/results/repro_gcide/ (results.json, curves.png, report.html, summary.md) and prints the
-total time.
+total time. `--methods` takes any `thresher eval` methods; the scorers their columns need (minhash, density,
+semdedup) are run as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -39,7 +43,7 @@ import torch
 import thresher
 from thresher.data.corpora.build import build_corpus, write_jsonl
 from thresher.data.corpora.inject import JUNK_KINDS, inject_junk
-from thresher.eval.harness import Method, choose_rows
+from thresher.eval.harness import STANDALONE_METHODS, Method, choose_rows
 from thresher.store import ScoreStore
 from thresher.train_ref import train_reference
 
@@ -56,24 +60,28 @@ MODEL_SHAPE = {"vocab_size": 1024, "n_layer": 2, "n_head": 2, "n_embd": 64, "con
 MAX_ENTRY_CHARS = 2000  # the few very long entries (`Law`: 17k characters) would dominate the token count
 
 
+# Scorers to run for the columns a method may name, beyond likelihood and compression.
+EXTRA_SCORERS = {"minhash_keep": "minhash", "semdedup_keep": "semdedup", "density": "density"}
+
+
 def junk_survival(
-    result: Any, store: ScoreStore, injected: list[str | None]
+    result: Any, store: ScoreStore, injected: list[str | None], texts: list[str]
 ) -> dict[tuple[str, float], dict[str, float]]:
     """Per method and keep: the share of each junk kind (and of the originals) that the selection kept,
     mean over seeds, recomputed with the harness's own `choose_rows`."""
     infos = store.column_infos()
-    columns = sorted({name.partition(":")[0] for name in result.config["methods"]} - {"random", "full"})
+    columns = sorted({name.partition(":")[0] for name in result.config["methods"]} - set(STANDALONE_METHODS))
     table = store.read_columns(columns)
     values = {name: table.column(name).to_numpy(zero_copy_only=False).astype(np.float64) for name in columns}
     kinds = np.array([kind or "original" for kind in injected])
     survived: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run in result.runs:
         column, _, strategy = run.method.partition(":")
-        plain = column in ("random", "full")
+        plain = column in STANDALONE_METHODS
         method = Method(run.method, None if plain else column, column if plain else strategy or "top")
         rows = choose_rows(
             method, run.keep, run.seed, len(kinds), values.get(method.column) if method.column else None,
-            infos[method.column].direction if method.column else None,
+            infos[method.column].direction if method.column else None, texts=texts,
         )  # fmt: skip
         kept = np.zeros(len(kinds), dtype=bool)
         kept[rows] = True
@@ -94,7 +102,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/thresher-repro-gcide"))
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--methods", default=",".join(METHODS), help="thresher eval methods, comma-separated")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where results and summary.md go")
     args = parser.parse_args()
+    methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+    extra_scorers = sorted({EXTRA_SCORERS[c] for c in (m.partition(":")[0] for m in methods) if c in EXTRA_SCORERS})
     started = time.perf_counter()
     # One intra-op thread: tiny models on a CPU shared with other jobs run far slower with two spinning threads.
     torch.set_num_threads(args.threads)
@@ -127,15 +139,15 @@ def main() -> None:
     step = time.perf_counter()
     scores = workdir / "scores"
     thresher.score(
-        data, scorers=["likelihood", "compression"], model=str(reference), out=scores, id_field="id",
-        device="cpu", dtype="float32",
+        data, scorers=["likelihood", "compression", *extra_scorers], model=str(reference), out=scores,
+        id_field="id", device="cpu", dtype="float32",
     )  # fmt: skip
     timings["score_seconds"] = round(time.perf_counter() - step, 1)
     print(f"scored in {timings['score_seconds']:.0f} s", flush=True)
 
     step = time.perf_counter()
     result = thresher.evaluate(
-        data, task="lm", out=RESULTS, methods=METHODS, keep=KEEPS, seeds=args.seeds, scores=scores,
+        data, task="lm", out=args.results, methods=methods, keep=KEEPS, seeds=args.seeds, scores=scores,
         eval_file=eval_path, id_field="id", budget="tokens", seed=args.seed, device="cpu",
         lm_options={"epochs": args.eval_epochs, **MODEL_SHAPE}, show_progress=args.progress,
     )  # fmt: skip
@@ -143,10 +155,10 @@ def main() -> None:
     print(f"evaluated {len(result.runs)} runs in {timings['eval_seconds']:.0f} s", flush=True)
 
     injected = [record["injected"] for record in train]
-    survival = junk_survival(result, ScoreStore.open(scores), injected)
+    survival = junk_survival(result, ScoreStore.open(scores), injected, [record["text"] for record in train])
     timings["total_seconds"] = round(time.perf_counter() - started, 1)
     write_summary(result, survival, summaries, timings, args, injected)
-    (RESULTS / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    (args.results / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(f"total time: {timings['total_seconds']:.0f} s ({timings['total_seconds'] / 60:.1f} min)")
 
 
@@ -182,7 +194,7 @@ def write_summary(
         "",
         f"Times: reference {timings['reference_seconds']:.0f} s, scoring {timings['score_seconds']:.0f} s, "
         f"evaluation {timings['eval_seconds']:.0f} s, total {timings['total_seconds']:.0f} s "
-        f"({platform.machine()}, 2 CPU cores shared with other jobs).",
+        f"({platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the end).",
         "",
         "Held-out NLL per token (nats, lower is better). *beats random?* — **yes** when the improvement over "
         "random at the same keep exceeds the seed spread (the larger of the two standard deviations); *beats "
@@ -192,7 +204,7 @@ def write_summary(
         *summary_table(runs, "nll_per_token", extra, "kept: orig / dup / shuffled / random"),
         "",
     ]
-    (RESULTS / "summary.md").write_text("\n".join(lines))
+    (args.results / "summary.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":
