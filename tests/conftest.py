@@ -87,3 +87,12 @@ def tiny_embedder_dir(tmp_path_factory) -> Path:
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
     return save_tiny_sentence_transformer(directory, len(vocab))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test on one torch thread, then restore the count."""
+    from thresher.models.surrogate import single_thread
+
+    with single_thread():
+        yield

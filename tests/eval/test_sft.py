@@ -11,13 +11,8 @@ from tests.conftest import SENTENCES, write_jsonl
 from thresher.errors import OptionError
 from thresher.eval.sft import SftConfig, SftTarget
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pairs(n: int) -> tuple[list[str], list[str]]:

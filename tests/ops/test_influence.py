@@ -7,14 +7,8 @@ from torch import nn
 
 from thresher.ops import influence
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread avoids OpenMP spin-waits on a busy 2-core machine (100x slower otherwise)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def logistic_regression(seed: int = 0, n: int = 60, dimension: int = 5, classes: int = 3):

@@ -2,20 +2,14 @@
 
 import numpy as np
 import pytest
-import torch
 
 import thresher
 from thresher.errors import OptionError
 from thresher.scorers.dealrec import min_max
 from thresher.store import ScoreStore
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_min_max():

@@ -16,13 +16,8 @@ from thresher.scorers.base import RunContext
 from thresher.scorers.effort import EffortScorer
 from thresher.store import ScoreStore
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

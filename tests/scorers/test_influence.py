@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
 
 import thresher
@@ -13,13 +12,8 @@ from thresher.models import surrogate
 from thresher.ops import influence
 from thresher.store import ScoreStore
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def column(out, name):

@@ -71,7 +71,7 @@ class ClassifyTarget:
         """Accuracy and macro-F1 on the eval rows of a head trained on the training rows `rows`."""
         from sklearn.metrics import accuracy_score, f1_score
 
-        from thresher.models.proxy import HeadProxy
+        from thresher.models.proxy import HeadProxy, train_head_epoch
 
         config = self.config
         torch.manual_seed(seed)
@@ -80,16 +80,8 @@ class ClassifyTarget:
         order_generator = torch.Generator().manual_seed(seed)
         features = self.train_features[torch.as_tensor(rows, dtype=torch.long)]
         labels = self.train_labels[torch.as_tensor(rows, dtype=torch.long)]
-        n = labels.shape[0]
         for _ in range(config.epochs):
-            order = torch.randperm(n, generator=order_generator)
-            model.train()
-            for start in range(0, n, config.batch_size):
-                index = order[start : start + config.batch_size]
-                loss = F.cross_entropy(model(features[index]), labels[index])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+            train_head_epoch(model, optimiser, features, labels, config.batch_size, order_generator)
         model.eval()
         with torch.no_grad():
             predicted = model(self.eval_features).argmax(dim=1).numpy()

@@ -183,6 +183,26 @@ class HeadProxy(nn.Module):
         return self.layers(features)
 
 
+def train_head_epoch(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> None:
+    """One epoch of minibatch cross-entropy over `features`, in an order drawn from `generator`."""
+    n = labels.shape[0]
+    order = torch.randperm(n, generator=generator)
+    model.train()
+    for start in range(0, n, batch_size):
+        index = order[start : start + batch_size]
+        loss = F.cross_entropy(model(features[index]), labels[index])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+
+
 class _HeadBackend:
     def __init__(self, features: np.ndarray, num_classes: int, config: ProxyConfig, device: torch.device) -> None:
         self.features = torch.as_tensor(features, dtype=torch.float32, device=device)

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from thresher.errors import OptionError
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest
+from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, train_head_epoch
 
 CACHE_SUBDIR = "influence"
 _VERSION = 1
@@ -101,17 +100,9 @@ def train_head(
     model = HeadProxy(features.shape[1], num_classes, hidden=config.hidden)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
     generator = torch.Generator().manual_seed(config.seed)
-    n = labels.shape[0]
     checkpoints = []
     for _ in range(config.epochs):
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n, config.batch_size):
-            index = order[start : start + config.batch_size]
-            loss = F.cross_entropy(model(features[index]), labels[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+        train_head_epoch(model, optimiser, features, labels, config.batch_size, generator)
         checkpoints.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, config.learning_rate))
     return checkpoints[-1][0], checkpoints
 
