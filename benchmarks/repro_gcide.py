@@ -18,6 +18,7 @@ It also reports, per method and keep, how much of each junk kind survived: the k
     python benchmarks/repro_gcide.py [--train 1600] [--eval 400] [--seeds 3] [--workdir /tmp/...]
     python benchmarks/repro_gcide.py --methods random,full,zip,minhash_keep:dedup,density:ips \
         --results benchmarks/results/repro_gcide_setlevel
+    python benchmarks/repro_gcide.py --inject none --results benchmarks/results/repro_gcide_clean   # no junk
 
 Writes benchmarks/results/repro_gcide/ (results.json, curves.png, report.html, summary.md) and prints the
 total time. `--methods` takes any `thresher eval` methods; the scorers their columns need (minhash, density,
@@ -42,7 +43,7 @@ import torch
 
 import thresher
 from thresher.data.corpora.build import build_corpus, write_jsonl
-from thresher.data.corpora.inject import JUNK_KINDS, inject_junk
+from thresher.data.corpora.inject import JUNK_KINDS, inject_junk, parse_inject_spec
 from thresher.eval.harness import STANDALONE_METHODS, Method, choose_rows
 from thresher.store import ScoreStore
 from thresher.train_ref import train_reference
@@ -53,7 +54,7 @@ from repro_wordnet import summary_table  # noqa: E402  (benchmarks/ is a folder 
 RESULTS = Path(__file__).parent / "results" / "repro_gcide"
 KEEPS = (0.3, 0.5, 0.7, 0.9)
 METHODS = ["random", "full", "nll_mean", "nll_mean:bottom", "zlib_ratio", "zlib_ratio:bottom"]
-INJECT = {"dup": 0.05, "shuffled": 0.05, "random": 0.05}
+INJECT = "dup=0.05,shuffled=0.05,random=0.05"
 # Small enough that a dozen-odd runs take minutes on two shared CPU cores; the same shape for the reference
 # models and the eval target (the harness's default tiny GPT-2).
 MODEL_SHAPE = {"vocab_size": 1024, "n_layer": 2, "n_head": 2, "n_embd": 64, "context_length": 64}
@@ -86,7 +87,8 @@ def junk_survival(
         kept = np.zeros(len(kinds), dtype=bool)
         kept[rows] = True
         for kind in ("original", *JUNK_KINDS):
-            survived[(run.method, run.keep)][kind].append(float(kept[kinds == kind].mean()))
+            if (kinds == kind).any():
+                survived[(run.method, run.keep)][kind].append(float(kept[kinds == kind].mean()))
     return {key: {kind: float(np.mean(v)) for kind, v in by_kind.items()} for key, by_kind in survived.items()}
 
 
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--methods", default=",".join(METHODS), help="thresher eval methods, comma-separated")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results and summary.md go")
+    parser.add_argument("--inject", default=INJECT, help="junk added to the training part, or 'none'")
     args = parser.parse_args()
     methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     extra_scorers = sorted({EXTRA_SCORERS[c] for c in (m.partition(":")[0] for m in methods) if c in EXTRA_SCORERS})
@@ -118,7 +121,7 @@ def main() -> None:
     pool = [record for record in pool if len(record["text"]) <= MAX_ENTRY_CHARS]
     chosen = [pool[i] for i in rng.permutation(len(pool))[: args.train + args.eval]]
     held_out, clean_train = chosen[: args.eval], chosen[args.eval :]
-    train = inject_junk(clean_train, INJECT, rng)
+    train = inject_junk(clean_train, {} if args.inject == "none" else parse_inject_spec(args.inject), rng)
     workdir = args.workdir
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -175,12 +178,12 @@ def write_summary(
     counts = {kind: sum(1 for value in injected if value == kind) for kind in JUNK_KINDS}
     config = result.config
     extra = {
-        key: " / ".join(f"{by_kind[kind]:.0%}" for kind in ("original", *JUNK_KINDS))
+        key: " / ".join(f"{by_kind[kind]:.0%}" if kind in by_kind else "–" for kind in ("original", *JUNK_KINDS))
         for key, by_kind in survival.items()
     }
     ref_losses = ", ".join(f"{summary.final_train_loss:.2f}" for summary in summaries)
     lines = [
-        "# GCIDE LM pretraining with injected junk",
+        "# GCIDE LM pretraining " + ("without injected junk" if args.inject == "none" else "with injected junk"),
         "",
         f"{config['train_examples']} training documents: {args.train} GCIDE entries (≤ {MAX_ENTRY_CHARS} "
         f"characters) plus {counts['dup']} exact duplicates, {counts['shuffled']} word-shuffled entries and "
