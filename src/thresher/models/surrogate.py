@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from thresher.atomic import staged_file
 from thresher.errors import OptionError
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, train_head_epoch
@@ -150,17 +149,13 @@ def _save(
     path: Path, state: dict[str, torch.Tensor], checkpoints: list[tuple[dict[str, torch.Tensor], float]]
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".surrogate-", suffix=".pt", dir=path.parent)
-    os.close(handle)
-    torch.save(
-        {
-            "state": state,
-            "checkpoints": [checkpoint for checkpoint, _ in checkpoints],
-            "learning_rates": [rate for _, rate in checkpoints],
-        },
-        staging,
-    )
-    os.replace(staging, path)
+    payload = {
+        "state": state,
+        "checkpoints": [checkpoint for checkpoint, _ in checkpoints],
+        "learning_rates": [rate for _, rate in checkpoints],
+    }
+    with staged_file(path, suffix=".pt") as staging:
+        torch.save(payload, staging)
 
 
 def validation_set(
