@@ -45,6 +45,17 @@ ExampleSource = Callable[[], Iterable[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
+class ScorerCode:
+    """Which code computed a scorer's columns: its class as `module:QualName` and its `version`."""
+
+    class_path: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.class_path} version {self.version}"
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What the engine tells a scorer about the run it is part of.
 
@@ -68,6 +79,9 @@ class Scorer(ABC):
 
     name: ClassVar[str]
     columns: ClassVar[tuple[ScoreColumn, ...]]
+    # Bump when the scorer's output changes (a fixed bug, another formula, another default): the score store keys
+    # resume on it, so a rerun never appends new scores to shards the old code wrote.
+    version: ClassVar[int] = 1
     needs_labels: ClassVar[bool] = False
     # Multi-pass scorers (training dynamics, density) must see every example before they can score any.
     requires_fit: ClassVar[bool] = False
@@ -79,6 +93,11 @@ class Scorer(ABC):
         """Names of the constructor parameters, which are the scorer's parameters."""
         signature = inspect.signature(cls.__init__)
         return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
+
+    @classmethod
+    def code(cls) -> ScorerCode:
+        """The class and version of this scorer, recorded in the manifest next to its parameters."""
+        return ScorerCode(f"{cls.__module__}:{cls.__qualname__}", cls.version)
 
     def get_params(self) -> dict[str, Any]:
         """The parameters this scorer was built with, as recorded in the score store's manifest."""
