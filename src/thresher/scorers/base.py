@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from thresher.progress import ProgressDisplay, ProgressReport
 
 
 class Direction(StrEnum):
@@ -87,6 +90,7 @@ class Scorer(ABC):
     requires_fit: ClassVar[bool] = False
 
     _on_progress: ProgressCallback | None = None
+    _progress_display: ProgressDisplay | None = None
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -139,3 +143,15 @@ class Scorer(ABC):
         """Tell the engine how much work was done since the last report."""
         if self._on_progress is not None:
             self._on_progress(examples, tokens)
+
+    def set_progress_display(self, display: ProgressDisplay | None) -> None:
+        """Let the scorer show its own long work (a proxy training in `fit`) on the engine's display."""
+        self._progress_display = display
+
+    def progress_reporter(self, what: str, *, unit: str) -> ProgressReport:
+        """A `report(done, total, detail=None)` callback for a long loop of this scorer's own, such as training
+        a proxy in `fit`: a task named after the scorer on the engine's display, silent without one or when quiet."""
+        from thresher.progress import ProgressDisplay
+
+        display = self._progress_display or ProgressDisplay(enabled=False)
+        return display.follow(f"{self.name} {what}", unit=unit)
