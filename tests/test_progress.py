@@ -105,6 +105,26 @@ def progress_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if re.match(CLOCK, line)]
 
 
+TINY_REF = ["--epochs", "1", "--vocab-size", "300", "--layers", "1", "--width", "32", "--context-length", "16"]
+
+
+def test_train_ref_reports_steps_and_loss_on_stderr_unless_quiet(tmp_path, corpus_jsonl):
+    result = invoke("train-ref", corpus_jsonl, "--out", tmp_path / "ref", *TINY_REF)
+    assert result.exit_code == 0, result.output
+    assert "24 texts read" in result.stderr
+    final = re.search(r"train-ref: step (\d+)/(\d+) \(100%\), loss \d+\.\d{3}, took", result.stderr)
+    assert final is not None and final.group(1) == final.group(2)
+    assert "reference model →" in result.stdout and progress_lines(result.stdout) == []
+
+    folds = invoke("train-ref", corpus_jsonl, "--out", tmp_path / "folds", "--folds", "2", *TINY_REF)
+    assert folds.exit_code == 0, folds.output
+    assert "train-ref fold 1/2: step" in folds.stderr and "train-ref fold 2/2: step" in folds.stderr
+
+    quiet = invoke("train-ref", corpus_jsonl, "--out", tmp_path / "quiet", *TINY_REF, "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert progress_lines(quiet.stderr) == [] and "reference model →" in quiet.stdout
+
+
 def test_score_shows_the_proxy_and_surrogate_trainings_inside_scorers(tmp_path, corpus_jsonl, tiny_embedder_dir):
     command = ["score", corpus_jsonl, "--scorer", "el2n,influence", "--label-field", "label"]
     options = ["--embedder", tiny_embedder_dir, "--seeds", "2", "--epochs", "2", "--hvp-steps", "5"]
