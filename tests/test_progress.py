@@ -125,6 +125,40 @@ def test_train_ref_reports_steps_and_loss_on_stderr_unless_quiet(tmp_path, corpu
     assert progress_lines(quiet.stderr) == [] and "reference model →" in quiet.stdout
 
 
+def test_eval_reports_runs_and_the_one_running_on_stderr_unless_quiet(tmp_path, corpus_jsonl, tiny_embedder_dir):
+    command = [
+        "eval",
+        corpus_jsonl,
+        "--task",
+        "classify",
+        "--label-field",
+        "label",
+        "--embedder",
+        tiny_embedder_dir,
+        "--methods",
+        "random",
+        "--keep",
+        "0.4,0.8",
+        "--seeds",
+        "3",
+        "--eval-split",
+        "0.25",
+    ]
+    result = invoke(*command, "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    lines = progress_lines(result.stderr)
+    assert "preparing the classify target" in lines[0]
+    # One line as each run starts, naming it and the one before, then the last.
+    assert "eval: runs 0/6 (0%), running random keep=0.4 seed=0" in lines[1]
+    assert "eval: runs 3/6 (50%), running random keep=0.8 seed=0; last random keep=0.4 seed=2 accuracy" in lines[4]
+    assert "eval: runs 6/6 (100%), last random keep=0.8 seed=2 accuracy" in lines[-1] and "took" in lines[-1]
+    assert len(lines) == 8
+
+    quiet = invoke(*command, "--out", tmp_path / "quiet", "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert progress_lines(quiet.stderr) == [] and "6 runs" in quiet.stdout
+
+
 def test_score_shows_the_proxy_and_surrogate_trainings_inside_scorers(tmp_path, corpus_jsonl, tiny_embedder_dir):
     command = ["score", corpus_jsonl, "--scorer", "el2n,influence", "--label-field", "label"]
     options = ["--embedder", tiny_embedder_dir, "--seeds", "2", "--epochs", "2", "--hvp-steps", "5"]
