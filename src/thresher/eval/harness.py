@@ -254,7 +254,7 @@ def evaluate(
         seeds: runs per (method, ratio); run i uses seed `seed + i` for both selection and training.
         scores: score directory of `input`, needed by column methods.
         eval_split: fraction held out by a seeded hash of each id (ignored with `eval_file`).
-        eval_file: a separate held-out file, read with the same fields.
+        eval_file: a separate held-out file, read with the same text and label fields (ids not needed).
         budget: lm only: "epochs" (same epochs per run) or "tokens" (same trained tokens as the full-data run).
         lm_options / classify_options: fields of the targets' configs (e.g. {"n_layer": 1, "epochs": 1.0}).
         strategy_options: options of the strategies (minimum, maximum, strata, temperature, ...).
@@ -302,7 +302,8 @@ def evaluate(
 
     examples = Examples.read(dataset)
     if eval_file is not None:
-        held_out = Examples.read(open_dataset(eval_file, fields))
+        # Held-out rows are never selected, so they need no ids: an id field the file has is just another field.
+        held_out = Examples.read(open_dataset(eval_file, Fields(text=text_field, label=read_label)))
         train_rows = np.arange(len(examples.texts))
         eval_rows = None
     else:
