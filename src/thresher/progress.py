@@ -132,6 +132,7 @@ class ProgressTask:
         self.detail = detail
         self.completed = completed
         self.finished = total is not None and completed >= total
+        self._completed_at_start = completed  # what was done before this task was timed: not in the ETA's rate
         self._started = time.perf_counter()
         self._last_line: float | None = None
         self._bar_id = None
@@ -199,8 +200,8 @@ class ProgressTask:
             parts.append(self.detail)
         if done:
             parts.append(f"took {format_duration(elapsed)}")
-        elif self.completed and self.total:
-            remaining = elapsed / self.completed * (self.total - self.completed)
+        elif self.completed > self._completed_at_start and self.total:
+            remaining = elapsed / (self.completed - self._completed_at_start) * (self.total - self.completed)
             parts.append(f"{format_duration(elapsed)} elapsed, ETA {format_duration(remaining)}")
         self.display._write(f"{self.description}: " + ", ".join(parts))
 
