@@ -84,7 +84,7 @@ def score_with_a_new_scorer(name: str, options: dict, seed: int) -> tuple[dict, 
 
 @pytest.fixture(scope="module")
 def fresh_scores(contract_options):
-    """`fresh_scores(name, seed, instance)`: `score_with_a_new_scorer`, kept per argument so tests share runs."""
+    """`fresh_scores(name, seed, instance)`: `score_with_a_new_scorer`, run once per (name, seed, instance)."""
     runs: dict[tuple[str, int, int], tuple[dict, dict]] = {}
 
     def scores(name: str, seed: int, instance: int = 0) -> tuple[dict, dict]:
@@ -125,7 +125,7 @@ def test_one_value_per_example_of_the_declared_dtype_independent_of_batch(name, 
         values = whole[column.name]
         assert len(values) == len(TEXTS) and len(part[column.name]) == 6
         if column.dtype == "string":  # ids such as dedup's duplicate_of
-            assert values.dtype == object and all(isinstance(value, str) for value in values)
+            assert values.dtype.kind in "OU" and all(isinstance(value, str) for value in values), column.name
             np.testing.assert_array_equal(values[3:9], part[column.name])
             continue
         assert values.dtype == np.dtype(column.dtype) == part[column.name].dtype, column.name
