@@ -9,53 +9,20 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
-
-class Direction(StrEnum):
-    """Which end of a score column holds the examples that matter most."""
-
-    HIGHER = "higher_is_more_important"
-    LOWER = "lower_is_more_important"
-
-
-@dataclass(frozen=True)
-class ScoreColumn:
-    """A column a scorer writes: its name, which direction means "more important", and what it measures."""
-
-    name: str
-    direction: Direction
-    description: str
-    dtype: str = "float64"
-
-
-ProgressCallback = Callable[[int, int], None]
-"""Called by a scorer as it goes with (examples done, tokens done) since the last call."""
-
-
-ExampleSource = Callable[[], Iterable[pa.RecordBatch]]
-"""Starts a fresh pass over every example (columns `id`, `text`, and `label` when given), in input order."""
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What the engine tells a scorer about the run it is part of.
-
-    `cache_dir` is a directory, shared by the scorers of one score directory, where a scorer may keep
-    expensive intermediate results (embeddings, training records, sketches) keyed by its own parameters, so
-    that a resumed run or another scorer of the same family can reuse them.
-    """
-
-    seed: int = 0
-    input_path: str | None = None
-    cache_dir: Path | None = None
+# The neutral types live in thresher.types; they are re-exported here for the scorers that import them from base.
+from thresher.types import (  # noqa: F401
+    ColumnKind,
+    Direction,
+    ExampleSource,
+    ProgressCallback,
+    RunContext,
+    ScoreColumn,
+)
 
 
 class Scorer(ABC):
