@@ -186,7 +186,8 @@ def select(
     values = importance = None
     if by is not None:
         values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
-        importance = strategies.importance(values, store.column_infos()[by].direction)
+        direction = store.column_infos()[by].direction
+        importance = strategies.importance(values, direction) if direction is not None else None
     request = SelectionRequest(
         n_rows=table.num_rows,
         by=by,

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from thresher.errors import StoreError
 from thresher.provenance import package_versions, params_fingerprint
-from thresher.scorers.base import Direction, ScoreColumn
+from thresher.types import ColumnKind, Direction, ScoreColumn
 
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT = "thresher-scores"
@@ -43,8 +43,9 @@ class ColumnInfo:
 
     name: str
     scorer: str
-    direction: Direction
+    direction: Direction | None  # None for flags and ids
     description: str
+    kind: ColumnKind = ColumnKind.SCORE
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -178,7 +179,8 @@ class ScoreStore:
                 "fingerprint": fingerprint,
                 "columns": {
                     column.name: {
-                        "direction": str(column.direction),
+                        "kind": str(column.kind),
+                        "direction": None if column.direction is None else str(column.direction),
                         "description": column.description,
                         "dtype": column.dtype,
                     }
@@ -205,7 +207,10 @@ class ScoreStore:
         infos = {}
         for scorer, entry in self.manifest.get("scorers", {}).items():
             for name, column in entry["columns"].items():
-                infos[name] = ColumnInfo(name, scorer, Direction(column["direction"]), column["description"])
+                # Manifests from before column kinds recorded every column as a score with a direction.
+                kind = ColumnKind(column.get("kind", ColumnKind.SCORE))
+                direction = Direction(column["direction"]) if kind is ColumnKind.SCORE else None
+                infos[name] = ColumnInfo(name, scorer, direction, column["description"], kind)
         return infos
 
     def read_columns(self, columns: Sequence[str], *, with_id: bool = True) -> pa.Table:

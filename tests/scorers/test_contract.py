@@ -7,8 +7,9 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import SENTENCES
-from thresher.scorers.base import Direction, RunContext, Scorer
+from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.registry import build_scorer, get_scorer_class, list_scorers
+from thresher.types import ColumnKind, Direction
 
 
 @pytest.fixture(params=list_scorers())
@@ -33,7 +34,11 @@ def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
 def test_columns_and_directions_are_declared(scorer):
     names = [column.name for column in scorer.columns]
     assert names and len(names) == len(set(names))
-    assert all(isinstance(column.direction, Direction) and column.description for column in scorer.columns)
+    assert all(column.description for column in scorer.columns)
+    # Scores have a direction; flags and id columns have none.
+    assert all(
+        isinstance(column.direction, Direction) == (column.kind is ColumnKind.SCORE) for column in scorer.columns
+    )
 
 
 def test_params_round_trip_and_pickle_before_setup(scorer):

@@ -177,7 +177,7 @@ def choose_rows(
 
     if method.is_full:
         return np.arange(n_train)
-    importance = strategies.importance(values, direction) if values is not None else None
+    importance = strategies.importance(values, direction) if values is not None and direction is not None else None
     request = SelectionRequest(
         n_rows=n_train,
         by=method.column,

@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from thresher.errors import OptionError
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.scorers.base import Direction, ExampleSource, RunContext, ScoreColumn, Scorer
+from thresher.scorers.base import Scorer
+from thresher.types import ColumnKind, ExampleSource, RunContext, ScoreColumn
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -66,12 +67,15 @@ class SemDedupScorer(Scorer):
 
     name = "semdedup"
     columns = (
-        ScoreColumn("semdedup_keep", Direction.HIGHER, "1 if kept, 0 if a semantic duplicate of a kept example"),
+        ScoreColumn(
+            "semdedup_keep", None, "1 if kept, 0 if a semantic duplicate of a kept example", kind=ColumnKind.FLAG
+        ),
         ScoreColumn(
             "duplicate_of",
-            Direction.HIGHER,
+            None,
             "id of the kept example of this one's semantic-duplicate group (its own id when kept)",
             dtype="string",
+            kind=ColumnKind.ID,
         ),
     )
     requires_fit = True
@@ -148,12 +152,18 @@ class MinHashScorer(Scorer):
 
     name = "minhash"
     columns = (
-        ScoreColumn("minhash_keep", Direction.HIGHER, "1 if kept, 0 if a near-duplicate of an earlier kept example"),
+        ScoreColumn(
+            "minhash_keep",
+            None,
+            "1 if kept, 0 if a near-duplicate of an earlier kept example",
+            kind=ColumnKind.FLAG,
+        ),
         ScoreColumn(
             "minhash_duplicate_of",
-            Direction.HIGHER,
+            None,
             "id of the kept first occurrence of this one's near-duplicate group (its own id when kept)",
             dtype="string",
+            kind=ColumnKind.ID,
         ),
     )
     requires_fit = True
