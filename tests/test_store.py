@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from thresher.errors import StoreError
-from thresher.scorers.base import Direction, ScoreColumn
+from thresher.scorers.base import Direction, ScoreColumn, ScorerCode
 from thresher.store import ScoreStore
 
 COLUMNS = (ScoreColumn("a", Direction.HIGHER, "test a"), ScoreColumn("b", Direction.LOWER, "test b"))
@@ -117,3 +117,59 @@ def test_columns_read_without_ids_still_line_up_across_scorers(tmp_path):
     gapped.finish(3, {})
     with pytest.raises(StoreError, match="do not line up"):
         store.read_columns(["a", "e"], with_id=False)
+
+
+CODE = ScorerCode("tests.test_store:Scorer", 1)
+
+
+def test_another_scorer_version_is_refused_and_overwrite_rescores(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    run = store.start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=CODE)
+    run.write_shard(0, 0, pa.array(["x", "y"]), {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])})
+    entry = ScoreStore(tmp_path).manifest["scorers"]["test"]
+    assert (entry["class"], entry["version"]) == ("tests.test_store:Scorer", 1)
+    assert ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=CODE).done_shards == {0}
+
+    bumped = ScorerCode("tests.test_store:Scorer", 2)
+    message = "scorer 'test' was written by tests.test_store:Scorer version 1, this is version 2; use --overwrite"
+    with pytest.raises(StoreError, match=message):
+        ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=bumped)
+    moved = ScorerCode("tests.other:Scorer", 1)
+    with pytest.raises(StoreError, match="version 1, this is tests.other:Scorer version 1"):
+        ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=moved)
+    rescored = ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=bumped, overwrite=True)
+    assert rescored.done_shards == set() and rescored.entry["version"] == 2
+
+
+def test_a_manifest_without_scorer_versions_gets_a_clear_refusal(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    write_two_shards(store)  # no code: as a thresher before scorer versions wrote it
+    with pytest.raises(StoreError, match="did not record scorer versions, this is tests.test_store:Scorer version 1"):
+        ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=CODE)
+    rescored = ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2, code=CODE, overwrite=True)
+    assert rescored.done_shards == set() and not rescored.complete
+
+
+def test_cli_refuses_scores_of_another_scorer_version_in_one_line(tmp_path, corpus_jsonl, monkeypatch):
+    from typer.testing import CliRunner
+
+    from thresher.cli import app
+    from thresher.scorers.compression import CompressionScorer
+
+    scores = tmp_path / "scores"
+    command = ["score", str(corpus_jsonl), "--scorer", "compression", "--out", str(scores), "--quiet"]
+    assert CliRunner().invoke(app, command).exit_code == 0
+    monkeypatch.setattr(CompressionScorer, "version", 2)
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {scores}: scorer 'compression' was written by thresher.scorers.compression:CompressionScorer "
+        "version 1, this is version 2; use --overwrite to rescore"
+    ]
+    rescored = CliRunner().invoke(app, [*command, "--overwrite"])
+    assert rescored.exit_code == 0, rescored.output
+    assert "1 shard(s) computed" in rescored.output and "reused" not in rescored.output
+    entry = json.loads((scores / "manifest.json").read_text())["scorers"]["compression"]
+    assert entry["version"] == 2 and entry["complete"]

@@ -532,6 +532,7 @@ def train_ref(
     context_length: Annotated[int, typer.Option("--context-length")] = 128,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
 ) -> None:
     """Train a small GPT-style reference model (and byte-level BPE tokenizer) on the input texts."""
     with user_errors():
@@ -551,6 +552,7 @@ def train_ref(
             context_length=context_length,
             seed=seed,
             overwrite=overwrite,
+            show_progress=not quiet,
         )
         for index, summary in enumerate(summaries):
             label = f"fold {index}: " if len(summaries) > 1 else ""

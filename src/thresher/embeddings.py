@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
-from thresher.scorers.base import ExampleSource, RunContext
+from thresher.types import ExampleSource, RunContext
 
 if TYPE_CHECKING:
     from thresher.store import ScoreStore

@@ -22,7 +22,13 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def params_fingerprint(scorer_name: str, params: dict[str, Any]) -> str:
-    """A short hash of a scorer's name and parameters: the key that says two runs computed the same thing."""
-    canonical = json.dumps({"scorer": scorer_name, "params": params}, sort_keys=True, default=str)
+def params_fingerprint(
+    scorer_name: str, params: dict[str, Any], *, class_path: str | None = None, version: int | None = None
+) -> str:
+    """A short hash of a scorer's name, code (class and version, when given) and parameters: the key that says
+    two runs computed the same thing."""
+    identity: dict[str, Any] = {"scorer": scorer_name, "params": params}
+    if class_path is not None or version is not None:
+        identity.update({"class": class_path, "version": version})
+    canonical = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

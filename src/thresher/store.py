@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from thresher.errors import StoreError
 from thresher.provenance import package_versions, params_fingerprint
-from thresher.types import ColumnKind, Direction, ScoreColumn
+from thresher.types import ColumnKind, Direction, ScoreColumn, ScorerCode
 
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT = "thresher-scores"
@@ -153,17 +153,27 @@ class ScoreStore:
         *,
         shard_rows: int,
         overwrite: bool = False,
+        code: ScorerCode | None = None,
     ) -> ScorerRun:
-        """Begin (or resume) writing one scorer's shards."""
+        """Begin (or resume) writing one scorer's shards.
+
+        `code` (the scorer's class and version) enters the resume key with `params`: shards written by another
+        version of the scorer are never resumed into; the run is refused unless `overwrite`, which rescores.
+        """
         if "input" not in self.manifest:
             raise StoreError(f"{self.root}: bind_input must be called before writing scores")
-        fingerprint = params_fingerprint(scorer_name, params)
+        code_fields = {"class": code.class_path, "version": code.version} if code is not None else {}
+        fingerprint = params_fingerprint(
+            scorer_name, params, class_path=code_fields.get("class"), version=code_fields.get("version")
+        )
         scorers: dict[str, Any] = self.manifest["scorers"]
         for other, entry in scorers.items():
             clash = set(entry["columns"]) & {column.name for column in columns}
             if other != scorer_name and clash:
                 raise StoreError(f"{self.root}: column(s) {sorted(clash)} already written by scorer '{other}'")
         entry = scorers.get(scorer_name)
+        if entry is not None and code is not None and not overwrite:
+            self._check_code(scorer_name, entry, code)
         resumable = entry is not None and entry["fingerprint"] == fingerprint and entry["shard_rows"] == shard_rows
         if entry is not None and not resumable:
             if not overwrite and entry["fingerprint"] != fingerprint:
@@ -175,6 +185,7 @@ class ScoreStore:
             entry = None
         if entry is None:
             entry = {
+                **code_fields,
                 "params": params,
                 "fingerprint": fingerprint,
                 "columns": {
@@ -195,6 +206,21 @@ class ScoreStore:
             self._save_manifest()
         (self.root / scorer_name).mkdir(parents=True, exist_ok=True)
         return ScorerRun(self, scorer_name)
+
+    def _check_code(self, scorer_name: str, entry: dict[str, Any], code: ScorerCode) -> None:
+        """Refuse to resume or reuse a scorer's shards that another version of its code wrote."""
+        recorded_class, recorded_version = entry.get("class"), entry.get("version")
+        if recorded_version is None:
+            raise StoreError(
+                f"{self.root}: scorer '{scorer_name}' was written by a thresher that did not record scorer "
+                f"versions, this is {code}; use --overwrite to rescore"
+            )
+        if (recorded_class, recorded_version) != (code.class_path, code.version):
+            this = f"version {code.version}" if recorded_class == code.class_path else str(code)
+            raise StoreError(
+                f"{self.root}: scorer '{scorer_name}' was written by {recorded_class} version {recorded_version}, "
+                f"this is {this}; use --overwrite to rescore"
+            )
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -59,6 +59,17 @@ ExampleSource = Callable[[], Iterable[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
+class ScorerCode:
+    """Which code computed a scorer's columns: its class as `module:QualName` and its `version`."""
+
+    class_path: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.class_path} version {self.version}"
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What the engine tells a scorer about the run it is part of.
 

@@ -155,6 +155,27 @@ def test_eval_file_holds_out_a_separate_file(labelled, tmp_path, tiny_embedder_d
     assert result.config["train_examples"] == 120 and result.config["eval_examples"] == 2
 
 
+def test_eval_file_needs_no_id_field(labelled, tmp_path, tiny_embedder_dir):
+    with_ids = [{**json.loads(line), "rid": f"r{i}"} for i, line in enumerate(labelled.read_text().splitlines())]
+    data = write_jsonl(tmp_path / "with_ids.jsonl", with_ids)
+    held_out = write_jsonl(
+        tmp_path / "held_out.jsonl",
+        [{"text": "the cat", "label": "a"}, {"text": " ".join(WORDS_B[:17]), "label": "c"}],
+    )
+    options = {"task": "classify", "methods": "random", "keep": "0.5", "seeds": 1, "label_field": "label"}
+    result = evaluate(
+        data,
+        out=tmp_path / "r",
+        id_field="rid",
+        eval_file=held_out,
+        embedder=str(tiny_embedder_dir),
+        classify_options={"epochs": 2},
+        **options,
+    )
+    assert result.config["train_examples"] == 120 and result.config["eval_examples"] == 2
+    assert math.isfinite(result.runs[0].metrics["accuracy"])
+
+
 @pytest.mark.parametrize("budget", ["epochs", "tokens"])
 def test_lm_task_runs_end_to_end(tmp_path, budget):
     rng = random.Random(1)

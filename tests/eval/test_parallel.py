@@ -26,10 +26,26 @@ def test_runs_in_worker_processes_equal_the_in_process_runs_in_plan_order():
         serial = run_all(target, runs, jobs=1)
     finally:
         torch.set_num_threads(threads)
-    finished = []
-    parallel = run_all(target, runs, jobs=2, threads=1, on_done=lambda index, metrics, seconds: finished.append(index))
+    events = []
+    parallel = run_all(
+        target,
+        runs,
+        jobs=2,
+        threads=1,
+        on_start=lambda index: events.append(("start", index)),
+        on_done=lambda index, metrics, seconds: events.append(("done", index)),
+    )
     assert [metrics for metrics, _ in parallel] == [metrics for metrics, _ in serial]
-    assert sorted(finished) == [0, 1, 2, 3]
+    assert sorted(index for event, index in events if event == "done") == [0, 1, 2, 3]
+    # Runs start in plan order, each before it finishes, never more than `jobs` at once.
+    assert [index for event, index in events if event == "start"] == [0, 1, 2, 3]
+    running: set[int] = set()
+    for event, index in events:
+        if event == "start":
+            running.add(index)
+            assert len(running) <= 2
+        else:
+            running.remove(index)
     assert all(seconds > 0 for _, seconds in parallel)
 
 

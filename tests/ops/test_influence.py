@@ -146,3 +146,22 @@ def test_tracin_is_the_lr_weighted_sum_of_gradient_dots():
             own = torch.autograd.grad(F.cross_entropy(checkpoint(inputs[i : i + 1]), targets[i : i + 1]), params)
             expected[i] += lr * sum((a * b).sum() for a, b in zip(own, total, strict=True))
     torch.testing.assert_close(scores, expected)
+
+
+@pytest.mark.parametrize("solver", ["lissa", "cg"])
+def test_the_solver_reports_its_steps_and_ends_at_the_total_when_it_stops_early(solver):
+    model, inputs, targets = logistic_regression()
+    steps = []
+    influence.influence_scores(
+        model,
+        F.cross_entropy,
+        inputs,
+        targets,
+        solver=solver,
+        steps=5000,  # full-batch LiSSA and CG both converge long before
+        batch_size=len(targets),
+        on_step=lambda step, total: steps.append((step, total)),
+    )
+    assert steps[-1] == (5000, 5000) and len(steps) < 5000
+    done = [step for step, _ in steps[:-1]]
+    assert done == list(range(1, len(done) + 1))

@@ -67,6 +67,7 @@ def run_scorers(
                     continue
                 if scorer.name not in ready:
                     scorer.set_progress_callback(progress.callback(scorer.name))
+                    scorer.set_progress_display(progress.display)
                     scorer.setup(context)
                     if scorer.requires_fit:
                         scorer.fit(_without_row(examples))

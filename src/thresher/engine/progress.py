@@ -1,4 +1,4 @@
-"""Progress bar for scoring: one line per scorer with examples/s and tokens/s, on stderr."""
+"""Progress of scoring: one task per scorer with examples/s and tokens/s, on the shared `ProgressDisplay`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-
-from thresher.scorers.base import ProgressCallback
+from thresher.progress import ProgressDisplay, ProgressTask
+from thresher.types import ProgressCallback
 
 
 class _Counter:
@@ -32,28 +30,20 @@ class ScoreProgress:
 
     def __init__(self, total_rows: int | None, scorer_names: Sequence[str], *, enabled: bool = True) -> None:
         self._counters = {name: _Counter() for name in scorer_names}
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rates]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-            refresh_per_second=4,
-        )
-        self._tasks: dict[str, TaskID] = {
-            name: self._progress.add_task(name, total=total_rows, rates="") for name in scorer_names
+        # Scorers show their own long work (a proxy training in `fit`) on the same display.
+        self.display = ProgressDisplay(enabled=enabled)
+        self._tasks: dict[str, ProgressTask] = {
+            name: self.display.task(name, total_rows, unit="examples") for name in scorer_names
         }
 
     def __enter__(self) -> ScoreProgress:
-        self._progress.__enter__()
+        self.display.__enter__()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._progress.__exit__(kind, error, trace)
+        self.display.__exit__(kind, error, trace)
 
     def callback(self, scorer_name: str) -> ProgressCallback:
         """A callback a scorer calls with (examples, tokens) after each of its inner batches."""
@@ -90,4 +80,4 @@ class ScoreProgress:
         rates = f"{examples_per_second:,.1f} ex/s"
         if counter.tokens:
             rates += f"  {tokens_per_second:,.0f} tok/s"
-        self._progress.update(self._tasks[scorer_name], advance=examples, rates=rates)
+        self._tasks[scorer_name].update(advance=examples, detail=rates)

@@ -68,7 +68,14 @@ def start_runs(
 ) -> tuple[list[ScorerRun], ScoringSummary]:
     """Begin or resume one store run per scorer, with a summary whose shard counts start at zero."""
     runs = [
-        store.start_run(scorer.name, scorer.get_params(), scorer.columns, shard_rows=shard_rows, overwrite=overwrite)
+        store.start_run(
+            scorer.name,
+            scorer.get_params(),
+            scorer.columns,
+            shard_rows=shard_rows,
+            overwrite=overwrite,
+            code=scorer.code(),
+        )
         for scorer in scorers
     ]
     summary = ScoringSummary(

@@ -21,6 +21,7 @@ from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
 from thresher.eval.parallel import run_all
 from thresher.eval.targets import BUDGETS, PRIMARY_METRIC, TASKS, ClassifyTarget, LmTarget, tiny_lm_config
+from thresher.progress import ProgressDisplay, ProgressTask
 
 # Strategies that choose from the --by column's values alone, so they apply to any subset of rows; `dedup` reads
 # a dedup scorer's keep flag.
@@ -253,7 +254,7 @@ def evaluate(
         seeds: runs per (method, ratio); run i uses seed `seed + i` for both selection and training.
         scores: score directory of `input`, needed by column methods.
         eval_split: fraction held out by a seeded hash of each id (ignored with `eval_file`).
-        eval_file: a separate held-out file, read with the same fields.
+        eval_file: a separate held-out file, read with the same text and label fields (ids not needed).
         budget: lm only: "epochs" (same epochs per run) or "tokens" (same trained tokens as the full-data run).
         lm_options / classify_options: fields of the targets' configs (e.g. {"n_layer": 1, "epochs": 1.0}).
         strategy_options: options of the strategies (minimum, maximum, strata, temperature, ...).
@@ -301,7 +302,8 @@ def evaluate(
 
     examples = Examples.read(dataset)
     if eval_file is not None:
-        held_out = Examples.read(open_dataset(eval_file, fields))
+        # Held-out rows are never selected, so they need no ids: an id field the file has is just another field.
+        held_out = Examples.read(open_dataset(eval_file, Fields(text=text_field, label=read_label)))
         train_rows = np.arange(len(examples.texts))
         eval_rows = None
     else:
@@ -320,6 +322,10 @@ def evaluate(
                 values = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
                 column_values[name] = values[train_rows]
 
+    display = ProgressDisplay(enabled=show_progress)
+    # Embedding the input (classify) or tokenising it (lm, sft) can take a while before the first run.
+    sizes = f"{len(train.texts):,} training and {len(held_out.texts):,} held-out examples"
+    display.note(f"eval: {sizes}; preparing the {task} target")
     target, reference = _build_target(
         task,
         examples,
@@ -356,14 +362,10 @@ def evaluate(
         )
         for method, ratio, run_seed in plan
     ]
-    with _RunProgress(len(plan), enabled=show_progress) as progress:
-
-        def finished(index: int, metrics: dict[str, float], seconds: float) -> None:
-            method, ratio, run_seed = plan[index]
-            progress.advance(f"{method.name} keep={ratio:g} seed={run_seed}")
-
-        planned_runs = [(rows, run_seed) for rows, (_, _, run_seed) in zip(chosen, plan, strict=True)]
-        outcomes = run_all(target, planned_runs, jobs=jobs, on_done=finished)
+    planned_runs = [(rows, run_seed) for rows, (_, _, run_seed) in zip(chosen, plan, strict=True)]
+    with display:
+        progress = _RunProgress(display, plan, _primary_metric(task, target))
+        outcomes = run_all(target, planned_runs, jobs=jobs, on_start=progress.started, on_done=progress.finished)
     runs = [
         RunResult(method.name, ratio, run_seed, int(rows.size), metrics, seconds)
         for (method, ratio, run_seed), rows, (metrics, seconds) in zip(plan, chosen, outcomes, strict=True)
@@ -491,34 +493,33 @@ def _target_description(target: Any) -> dict[str, Any]:
 
 
 class _RunProgress:
-    """Runs done / total with an ETA on stderr (rich), or nothing when disabled."""
+    """The eval's progress: runs done of the plan, the runs running now and the last result, with an ETA."""
 
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.enabled = enabled
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def __init__(self, display: ProgressDisplay, plan: Sequence[tuple[Method, float, int]], metric: str) -> None:
+        self.names = [f"{method.name} keep={ratio:g} seed={run_seed}" for method, ratio, run_seed in plan]
+        self.metric = metric
+        self.running: dict[int, None] = {}  # insertion-ordered set of the plan indices running now
+        self.last = ""
+        self.display = display
+        self.task: ProgressTask | None = None  # made when the first run starts, showing that run
 
-            self._progress = Progress(
-                TextColumn("eval runs"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[last]}"),
-                console=Console(stderr=True),
-            )
-            self._task = self._progress.add_task("runs", total=total, last="")
+    def started(self, index: int) -> None:
+        self.running[index] = None
+        if self.task is None:
+            self.task = self.display.task("eval", len(self.names), unit="runs", detail=self._detail())
+        else:
+            # A run can take minutes: a log gets a line as each one starts, not only as it ends.
+            self.task.update(detail=self._detail(), milestone=True)
 
-    def __enter__(self) -> _RunProgress:
-        if self.enabled:
-            self._progress.__enter__()
-        return self
+    def finished(self, index: int, metrics: dict[str, float], seconds: float) -> None:
+        self.running.pop(index, None)
+        value = metrics.get(self.metric)
+        result = f" {self.metric} {value:.4g}" if isinstance(value, int | float) else ""
+        self.last = f"last {self.names[index]}{result}"
+        assert self.task is not None, "a run finished before any started"
+        self.task.update(advance=1, detail=self._detail())
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self.enabled:
-            self._progress.__exit__(*exc_info)  # type: ignore[arg-type]
-
-    def advance(self, last: str) -> None:
-        if self.enabled:
-            self._progress.update(self._task, advance=1, last=last)
+    def _detail(self) -> str:
+        names = [self.names[index] for index in self.running]
+        shown = ", ".join(names[:2]) + (f" (+{len(names) - 2} more)" if len(names) > 2 else "")
+        return "; ".join(part for part in (f"running {shown}" if names else "", self.last) if part)

@@ -16,7 +16,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +30,8 @@ class Target(Protocol):
 
 # One planned run: the training rows and the seed.
 Run = tuple[np.ndarray, int]
+# Called as each run starts: its index in the plan.
+OnStart = Callable[[int], None]
 # Called as each run finishes: (its index in the plan, metrics, seconds).
 OnDone = Callable[[int, dict[str, float], float], None]
 
@@ -41,25 +43,29 @@ def run_all(
     runs: Sequence[Run],
     *,
     jobs: int = 1,
+    on_start: OnStart | None = None,
     on_done: OnDone | None = None,
     threads: int | None = None,
 ) -> list[tuple[dict[str, float], float]]:
     """(metrics, seconds) of every run in `runs`, in order; with `jobs` > 1, in that many worker processes.
 
-    `threads` sets each worker's PyTorch threads (default: the cores shared evenly, `worker_threads`).
+    `on_start` and `on_done` are called in this process as each run starts and finishes. `threads` sets each
+    worker's PyTorch threads (default: the cores shared evenly, `worker_threads`).
     """
     if jobs < 1:
         raise OptionError(f"--jobs must be at least 1, got {jobs}")
     if jobs == 1 or len(runs) <= 1:
         results = []
         for index, (rows, seed) in enumerate(runs):
+            if on_start is not None:
+                on_start(index)
             metrics, seconds = _timed(target, rows, seed)
             results.append((metrics, seconds))
             if on_done is not None:
                 on_done(index, metrics, seconds)
         return results
     jobs = min(jobs, len(runs))
-    return _run_in_processes(target, runs, jobs, threads or worker_threads(jobs), on_done)
+    return _run_in_processes(target, runs, jobs, threads or worker_threads(jobs), on_start, on_done)
 
 
 def worker_threads(jobs: int, cores: int | None = None) -> int:
@@ -69,7 +75,12 @@ def worker_threads(jobs: int, cores: int | None = None) -> int:
 
 
 def _run_in_processes(
-    target: Target, runs: Sequence[Run], jobs: int, threads: int, on_done: OnDone | None
+    target: Target,
+    runs: Sequence[Run],
+    jobs: int,
+    threads: int,
+    on_start: OnStart | None,
+    on_done: OnDone | None,
 ) -> list[tuple[dict[str, float], float]]:
     try:
         payload = pickle.dumps(target)
@@ -81,7 +92,21 @@ def _run_in_processes(
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(payload, threads)
     ) as pool:
-        pending = {pool.submit(_worker_run, rows, seed): index for index, (rows, seed) in enumerate(runs)}
+        # At most `jobs` runs are submitted at a time, so the runs submitted are the runs running.
+        queued = iter(enumerate(runs))
+        pending: dict[Future[tuple[dict[str, float], float]], int] = {}
+
+        def submit_next() -> None:
+            item = next(queued, None)
+            if item is None:
+                return
+            index, (rows, seed) = item
+            pending[pool.submit(_worker_run, rows, seed)] = index
+            if on_start is not None:
+                on_start(index)
+
+        for _ in range(jobs):
+            submit_next()
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -91,6 +116,7 @@ def _run_in_processes(
                     results[index] = (metrics, seconds)
                     if on_done is not None:
                         on_done(index, metrics, seconds)
+                    submit_next()
         except BaseException:
             for future in pending:
                 future.cancel()

@@ -502,8 +502,13 @@ def load_or_train(
     *,
     cache_dir: Path | None,
     device: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ProxyTraining:
-    """The proxy training for these examples: from `cache_dir` when an identical one was done, else trained now."""
+    """The proxy training for these examples: from `cache_dir` when an identical one was done, else trained now.
+
+    `progress` is called with (epochs done over all seeds, seeds × epochs) as the training starts and after every
+    epoch; never when the training comes from the cache.
+    """
     if not texts:
         raise OptionError("training dynamics need at least one example")
     classes = sorted(set(raw_labels))
@@ -519,7 +524,15 @@ def load_or_train(
         )
     else:
         inputs = list(texts)
-    record = train_proxy(inputs, labels, config, device=device)
+    on_epoch = None
+    if progress is not None:
+        total_epochs = config.seeds * config.epochs
+        progress(0, total_epochs)
+
+        def on_epoch(seed_index: int, epoch: int) -> None:
+            progress(seed_index * config.epochs + epoch, total_epochs)
+
+    record = train_proxy(inputs, labels, config, device=device, on_epoch=on_epoch)
     record.classes = list(classes)
     if path is not None:
         record.save(path)

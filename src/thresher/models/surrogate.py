@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,17 +92,26 @@ def single_thread() -> Iterator[None]:
 
 
 def train_head(
-    features: torch.Tensor, labels: torch.Tensor, num_classes: int, config: SurrogateConfig
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    config: SurrogateConfig,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[tuple[dict[str, torch.Tensor], float]]]:
-    """Train the head; (final state, [(state after epoch e, learning rate of epoch e)])."""
+    """Train the head; (final state, [(state after epoch e, learning rate of epoch e)]).
+
+    `on_epoch` is called with the number of epochs done after each one.
+    """
     torch.manual_seed(config.seed)
     model = HeadProxy(features.shape[1], num_classes, hidden=config.hidden)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
     generator = torch.Generator().manual_seed(config.seed)
     checkpoints = []
-    for _ in range(config.epochs):
+    for epoch in range(1, config.epochs + 1):
         train_head_epoch(model, optimiser, features, labels, config.batch_size, generator)
         checkpoints.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, config.learning_rate))
+        if on_epoch is not None:
+            on_epoch(epoch)
     return checkpoints[-1][0], checkpoints
 
 
@@ -114,8 +123,13 @@ def load_or_train(
     *,
     cache_dir: Path | None,
     device: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Surrogate:
-    """The surrogate for these examples: from `cache_dir` when the same one was trained, else trained now."""
+    """The surrogate for these examples: from `cache_dir` when the same one was trained, else trained now.
+
+    `progress` is called with (epochs done, epochs) as the training starts and after every epoch; never when the
+    surrogate comes from the cache.
+    """
     if not texts:
         raise OptionError("the influence scorers need at least one example")
     classes = sorted(set(raw_labels), key=str)
@@ -130,8 +144,15 @@ def load_or_train(
         stored = torch.load(path, weights_only=True)
         checkpoints = list(zip(stored["checkpoints"], stored["learning_rates"], strict=True))
         return Surrogate(features, labels, classes, config.hidden, stored["state"], checkpoints, key, True)
+    on_epoch = None
+    if progress is not None:
+        progress(0, config.epochs)
+
+        def on_epoch(epoch: int) -> None:
+            progress(epoch, config.epochs)
+
     with single_thread():
-        state, checkpoints = train_head(features, labels, len(classes), config)
+        state, checkpoints = train_head(features, labels, len(classes), config, on_epoch)
     if path is not None:
         _save(path, state, checkpoints)
     return Surrogate(features, labels, classes, config.hidden, state, checkpoints, key, False)

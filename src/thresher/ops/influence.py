@@ -26,6 +26,7 @@ from torch import nn
 
 Params = dict[str, torch.Tensor]
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+StepCallback = Callable[[int, int], None]  # (steps done, steps at most) of an inverse-HVP solver
 
 
 def trainable_params(model: nn.Module) -> Params:
@@ -120,17 +121,19 @@ def lissa(
     scale: float = 25.0,
     batch_size: int = 128,
     seed: int = 0,
+    on_step: StepCallback | None = None,
 ) -> Params:
     """(H + damp·scale·I)⁻¹ v by DEALRec's LiSSA recursion over random mini-batches (one recursion, no averaging).
 
     With `batch_size` ≥ n every step uses the full Hessian and the result is deterministic. `scale` must exceed
     H's largest eigenvalue for the recursion to converge; the returned estimate is divided by `scale`.
+    `on_step(step, steps)` is called after every step, and with (steps, steps) when the recursion stops early.
     """
     n = targets.shape[0]
     generator = torch.Generator().manual_seed(seed)
     full_batch = batch_size >= n
     estimate = dict(vector)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         if full_batch:
             batch_inputs, batch_targets = inputs, targets
         else:
@@ -141,7 +144,10 @@ def lissa(
         estimate = {name: vector[name] + (1.0 - damp) * estimate[name] - product[name] / scale for name in estimate}
         # Full-batch recursion is deterministic: once it stops moving, more steps change nothing.
         change = _combine(estimate, previous, 1.0, -1.0)
-        if full_batch and float(_dot(change, change)) <= 1e-24 * float(_dot(estimate, estimate)):
+        converged = full_batch and float(_dot(change, change)) <= 1e-24 * float(_dot(estimate, estimate))
+        if on_step is not None:
+            on_step(steps if converged else step, steps)
+        if converged:
             break
     return {name: value / scale for name, value in estimate.items()}
 
@@ -157,11 +163,13 @@ def conjugate_gradient(
     steps: int = 100,
     tolerance: float = 1e-8,
     batch_size: int = 4096,
+    on_step: StepCallback | None = None,
 ) -> Params:
     """(H + damping·I)⁻¹ v by conjugate gradient with exact full-data Hessian-vector products.
 
     Stops after `steps` iterations, when the residual norm falls below `tolerance`·||v||, or when the damped
     Hessian shows non-positive curvature along a search direction (then the current estimate is returned).
+    `on_step(step, steps)` is called after every iteration, and with (steps, steps) when it stops early.
     """
 
     def damped_hvp(direction: Params) -> Params:
@@ -173,7 +181,7 @@ def conjugate_gradient(
     direction = dict(vector)
     residual_norm = _dot(residual, residual)
     stop = (tolerance**2) * float(residual_norm)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         if float(residual_norm) <= stop:
             break
         product = damped_hvp(direction)
@@ -186,6 +194,10 @@ def conjugate_gradient(
         new_norm = _dot(residual, residual)
         direction = _combine(residual, direction, 1.0, float(new_norm / residual_norm))
         residual_norm = new_norm
+        if on_step is not None:
+            on_step(step, steps)
+    if on_step is not None:
+        on_step(steps, steps)
     return solution
 
 
@@ -229,12 +241,14 @@ def influence_scores(
     scale: float = 25.0,
     batch_size: int = 128,
     seed: int = 0,
+    on_step: StepCallback | None = None,
 ) -> torch.Tensor:
     """I_s = ∇ℓ(s)ᵀ (H + damp·scale·I)⁻¹ ∇L̄ for every training example s, shape (n,).
 
     H is the Hessian of the mean training loss at the model's parameters; L̄ is the mean loss on
     (target_inputs, target_targets) when given (a validation set), else the mean training loss.
-    `solver` is "lissa" (stochastic, `steps` mini-batches of `batch_size`) or "cg" (exact HVPs, at most `steps`).
+    `solver` is "lissa" (stochastic, `steps` mini-batches of `batch_size`) or "cg" (exact HVPs, at most `steps`);
+    `on_step(step, steps)` follows the solver.
     """
     if target_inputs is None or target_targets is None:
         target_inputs, target_targets = inputs, targets
@@ -251,9 +265,12 @@ def influence_scores(
             scale=scale,
             batch_size=batch_size,
             seed=seed,
+            on_step=on_step,
         )
     elif solver == "cg":
-        direction = conjugate_gradient(model, criterion, inputs, targets, vector, damping=damp * scale, steps=steps)
+        direction = conjugate_gradient(
+            model, criterion, inputs, targets, vector, damping=damp * scale, steps=steps, on_step=on_step
+        )
     else:
         raise ValueError(f"unknown inverse-HVP solver {solver!r}")
     return grad_dot(model, criterion, inputs, targets, direction)

@@ -42,7 +42,7 @@ def run_demo(out: str | Path, *, console: Console | None = None, epochs: float =
         "Train a small GPT-style reference model on the data itself (Kim & Baek 2024)",
         f"thresher train-ref {data} --out {model_dir} --epochs {epochs:g}",
     )
-    (summary,) = train_reference(data, out=model_dir, overwrite=True, epochs=epochs)
+    (summary,) = train_reference(data, out=model_dir, overwrite=True, epochs=epochs, show_progress=True)
     timings["train-ref"] = time.perf_counter() - started
     console.print(
         f"  {summary.n_params:,} parameters, {summary.n_train_tokens:,} tokens trained, "

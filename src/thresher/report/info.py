@@ -65,6 +65,8 @@ def print_store_summary(score_dir: str | Path, console: Console) -> None:
         status = "complete" if entry.get("complete") else "INCOMPLETE (rerun `thresher score` to resume)"
         provenance = entry.get("provenance", {})
         details = [f"{entry.get('row_count', sum(s['rows'] for s in entry['shards'])):,} rows", status]
+        if "version" in entry:
+            details.append(f"version {entry['version']}")
         for key in ("model", "dtype", "device"):
             if key in provenance:
                 details.append(f"{key} {provenance[key]}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,11 @@ from thresher.types import (  # noqa: F401
     ProgressCallback,
     RunContext,
     ScoreColumn,
+    ScorerCode,
 )
+
+if TYPE_CHECKING:
+    from thresher.progress import ProgressDisplay, ProgressReport
 
 
 class Scorer(ABC):
@@ -35,17 +39,26 @@ class Scorer(ABC):
 
     name: ClassVar[str]
     columns: ClassVar[tuple[ScoreColumn, ...]]
+    # Bump when the scorer's output changes (a fixed bug, another formula, another default): the score store keys
+    # resume on it, so a rerun never appends new scores to shards the old code wrote.
+    version: ClassVar[int] = 1
     needs_labels: ClassVar[bool] = False
     # Multi-pass scorers (training dynamics, density) must see every example before they can score any.
     requires_fit: ClassVar[bool] = False
 
     _on_progress: ProgressCallback | None = None
+    _progress_display: ProgressDisplay | None = None
 
     @classmethod
     def param_names(cls) -> list[str]:
         """Names of the constructor parameters, which are the scorer's parameters."""
         signature = inspect.signature(cls.__init__)
         return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
+
+    @classmethod
+    def code(cls) -> ScorerCode:
+        """The class and version of this scorer, recorded in the manifest next to its parameters."""
+        return ScorerCode(f"{cls.__module__}:{cls.__qualname__}", cls.version)
 
     def get_params(self) -> dict[str, Any]:
         """The parameters this scorer was built with, as recorded in the score store's manifest."""
@@ -87,3 +100,15 @@ class Scorer(ABC):
         """Tell the engine how much work was done since the last report."""
         if self._on_progress is not None:
             self._on_progress(examples, tokens)
+
+    def set_progress_display(self, display: ProgressDisplay | None) -> None:
+        """Let the scorer show its own long work (a proxy training in `fit`) on the engine's display."""
+        self._progress_display = display
+
+    def progress_reporter(self, what: str, *, unit: str) -> ProgressReport:
+        """A `report(done, total, detail=None)` callback for a long loop of this scorer's own, such as training
+        a proxy in `fit`: a task named after the scorer on the engine's display, silent without one or when quiet."""
+        from thresher.progress import ProgressDisplay
+
+        display = self._progress_display or ProgressDisplay(enabled=False)
+        return display.follow(f"{self.name} {what}", unit=unit)

@@ -110,6 +110,7 @@ class DealRecScorer(Scorer):
         if self.lam < 0:
             raise OptionError(f"--lam must be at least 0, got {self.lam}")
         self._influence, self._effort = self.parts()
+        self._influence.set_progress_display(self._progress_display)
         self._influence.setup(context)
         self._effort.setup(context)
 

@@ -90,8 +90,14 @@ class DynamicsScorer(Scorer):
 
     def fit(self, examples: ExampleSource) -> None:
         ids, texts, labels = _collect(examples())
+        report = self.progress_reporter("proxy training", unit="epoch")
+
+        def progress(done: int, total: int) -> None:
+            running_seed = min(done // self.epochs + 1, self.seeds)
+            report(done, total, f"seed {running_seed}/{self.seeds}")
+
         self._training = proxy.load_or_train(
-            ids, texts, labels, self.config(), cache_dir=self._cache_dir, device=self.device
+            ids, texts, labels, self.config(), cache_dir=self._cache_dir, device=self.device, progress=progress
         )
         self._row_of = {example_id: row for row, example_id in enumerate(ids)}
         self._scores = self.compute(self._training.record)

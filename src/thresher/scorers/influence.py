@@ -86,7 +86,13 @@ class SurrogateScorer(Scorer):
     def fit(self, examples: ExampleSource) -> None:
         ids, texts, labels = collect_labelled(examples(), self.name)
         self._surrogate = surrogate.load_or_train(
-            ids, texts, labels, self.config(), cache_dir=self._cache_dir, device=self.device
+            ids,
+            texts,
+            labels,
+            self.config(),
+            cache_dir=self._cache_dir,
+            device=self.device,
+            progress=self.progress_reporter("surrogate training", unit="epoch"),
         )
         target = None
         if self.validation is not None:
@@ -206,6 +212,7 @@ class InfluenceScorer(SurrogateScorer):
             scale=self.scale,
             batch_size=self.hvp_batch_size,
             seed=self.seed,
+            on_step=self.progress_reporter(f"inverse HVP ({self.ihvp})", unit="step"),
         )
         return scores.detach().double().numpy()
 
