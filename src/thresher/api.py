@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from thresher.cache import cache_dir
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorers
@@ -19,8 +20,6 @@ from thresher.selection import strategies
 from thresher.selection.handlers import HANDLERS, WITHOUT_BUDGET, WITHOUT_SCORES, SelectionRequest
 from thresher.selection.keep import parse_keep
 from thresher.store import ScoreStore
-
-CACHE_DIR_NAME = "cache"
 
 
 def score(
@@ -89,7 +88,7 @@ def score(
         # The row count of an earlier run saves a counting pass over the input.
         "total_rows": (store.row_count() or dataset.num_rows()) if show_progress else None,
         "shard_rows": shard_rows,
-        "context": RunContext(seed=seed, input_path=str(input), cache_dir=store.root / CACHE_DIR_NAME),
+        "context": RunContext(seed=seed, input_path=str(input), cache_dir=cache_dir(store.root)),
         "overwrite": overwrite,
         "show_progress": show_progress,
     }

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from thresher.cache import cache_dir
 from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
 from thresher.types import ExampleSource, RunContext
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from thresher.store import ScoreStore
 
 EMBEDDINGS_DIR_NAME = "embeddings"
-CACHE_DIR_NAME = "cache"  # same as thresher.api.CACHE_DIR_NAME
+
 DEFAULT_BATCH_SIZE = 64
 # Texts embedded per call to the model, so progress can be reported and memory stays bounded.
 _CHUNK_ROWS = 2048
@@ -69,7 +70,7 @@ def embeddings_root(where: RunContext | ScoreStore | str | Path | None) -> Path 
         return where.cache_dir / EMBEDDINGS_DIR_NAME if where.cache_dir is not None else None
     if isinstance(where, str | Path):
         return Path(where) / EMBEDDINGS_DIR_NAME
-    return where.root / CACHE_DIR_NAME / EMBEDDINGS_DIR_NAME
+    return cache_dir(where.root) / EMBEDDINGS_DIR_NAME
 
 
 def embedder_identity(embedder: str) -> dict[str, str]:

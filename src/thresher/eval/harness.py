@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from thresher.cache import cache_dir
 from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
@@ -445,12 +446,12 @@ def _build_target(
     unseen = sorted({str(label) for label in held_out.labels if label not in class_index})
     if unseen:
         raise OptionError(f"held-out labels never seen in training: {', '.join(unseen[:5])}")
-    cache_dir = Path(scores) / "cache" if scores is not None else None
+    cache = cache_dir(scores) if scores is not None else None
     chosen_embedder = embedder or DEFAULT_EMBEDDER
     # The whole input is embedded once through the score directory's cache (shared with `thresher embed` and the
     # density scorers, which key it to the input's ids); a separate --eval-file is embedded without a cache.
     features = cached_embeddings(
-        [str(value) for value in examples.ids], examples.texts, chosen_embedder, cache_dir=cache_dir, device=device
+        [str(value) for value in examples.ids], examples.texts, chosen_embedder, cache_dir=cache, device=device
     )
     train_features = features[train_rows]
     if eval_rows is not None:

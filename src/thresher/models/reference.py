@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -24,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from thresher.atomic import staged_dir
 from thresher.errors import ModelError, OptionError
 from thresher.models.device import resolve_device
 from thresher.models.tokenizer import train_bpe_tokenizer
@@ -187,7 +185,7 @@ def train_into_dir(
     extra_metadata: dict,
 ) -> TrainSummary:
     """Train tokenizer and model on `texts`, save both plus `thresher_reference.json` into the existing empty
-    dir `model_dir`, and give the summary. Not atomic: callers stage `model_dir` with `atomic_output_dir`."""
+    dir `model_dir`, and give the summary. Not atomic: callers stage `model_dir` with `thresher.atomic.staged_dir`."""
 
     started = time.perf_counter()
     if not any(text.strip() for text in texts):
@@ -309,7 +307,7 @@ def train_reference_model(
     The `TrainSummary`, also stored in `out_dir/thresher_reference.json`.
     """
     config.validate()
-    with atomic_output_dir(out_dir, overwrite=overwrite) as staging_dir:
+    with staged_dir(out_dir, overwrite=overwrite) as staging_dir:
         return train_into_dir(texts, config, staging_dir, progress, {"data_fingerprint": data_fingerprint})
 
 
@@ -324,35 +322,6 @@ def load_reference_summary(model_dir: str | Path) -> TrainSummary:
         raise ModelError(f"{path}: not found; is {model_dir} a dir written by `thresher train-ref`?") from None
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: field 'summary' is missing or malformed ({error})") from None
-
-
-@contextlib.contextmanager
-def atomic_output_dir(out_dir: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield an empty staging dir next to `out_dir`, renamed to `out_dir` only if the block succeeds.
-
-    An existing non-empty `out_dir` raises `OptionError` up front unless `overwrite`; with `overwrite` the
-    old dir is swapped out and deleted only after the new one is complete. On error the staging dir is removed.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OptionError(f"{out_dir}: exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise OptionError(f"{out_dir}: directory exists and is not empty (pass overwrite to replace it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        yield staging_dir
-        if out_dir.is_dir() and any(out_dir.iterdir()):
-            # rename(2) cannot replace a non-empty dir: move the old one aside, swap, then delete it.
-            retired_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, retired_dir)
-            os.replace(staging_dir, out_dir)
-            shutil.rmtree(retired_dir)
-        else:
-            os.replace(staging_dir, out_dir)
-    except BaseException:
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        raise
 
 
 def _thresher_version() -> str | None:

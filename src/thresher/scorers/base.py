@@ -7,7 +7,6 @@ loads its model in `setup()` and answers `score_batch()`. Constructor arguments 
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 # The neutral types live in thresher.types; they are re-exported here for the scorers that import them from base.
+from thresher.components import Component
 from thresher.types import (  # noqa: F401
     ColumnKind,
     Direction,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from thresher.progress import ProgressDisplay, ProgressReport
 
 
-class Scorer(ABC):
+class Scorer(Component, ABC):
     """Base class of every scorer.
 
     Subclasses set `name` and `columns`, take their parameters as keyword-only constructor arguments with
@@ -37,6 +37,7 @@ class Scorer(ABC):
     `__init__`.
     """
 
+    kind: ClassVar[str] = "scorer"
     name: ClassVar[str]
     columns: ClassVar[tuple[ScoreColumn, ...]]
     # Bump when the scorer's output changes (a fixed bug, another formula, another default): the score store keys
@@ -50,19 +51,9 @@ class Scorer(ABC):
     _progress_display: ProgressDisplay | None = None
 
     @classmethod
-    def param_names(cls) -> list[str]:
-        """Names of the constructor parameters, which are the scorer's parameters."""
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
-
-    @classmethod
     def code(cls) -> ScorerCode:
         """The class and version of this scorer, recorded in the manifest next to its parameters."""
         return ScorerCode(f"{cls.__module__}:{cls.__qualname__}", cls.version)
-
-    def get_params(self) -> dict[str, Any]:
-        """The parameters this scorer was built with, as recorded in the score store's manifest."""
-        return {name: getattr(self, name) for name in self.param_names()}
 
     def setup(self, context: RunContext) -> None:  # noqa: B027 - optional hook
         """Load models and anything else expensive, once per worker."""

@@ -1,11 +1,11 @@
-"""Name → scorer class. Adding a scorer means one new module and one line in `_BUILTIN`."""
+"""Name → scorer class. Adding a scorer means one new module and one line in `_BUILTIN` (the `SCORERS` registry)."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
+from thresher.components import Registry
 from thresher.errors import OptionError
 from thresher.scorers.base import Scorer
 
@@ -31,20 +31,17 @@ _BUILTIN: dict[str, str] = {
 }
 
 
+SCORERS: Registry[Scorer] = Registry("scorer", _BUILTIN)
+
+
 def list_scorers() -> list[str]:
     """Names of every registered scorer."""
-    return sorted(_BUILTIN)
+    return SCORERS.names()
 
 
 def get_scorer_class(name: str) -> type[Scorer]:
     """The scorer class registered under `name`."""
-    try:
-        target = _BUILTIN[name]
-    except KeyError:
-        raise OptionError(f"unknown scorer '{name}'; available: {', '.join(list_scorers())}") from None
-    module_name, class_name = target.split(":")
-    scorer_class: type[Scorer] = getattr(importlib.import_module(module_name), class_name)
-    return scorer_class
+    return SCORERS.get(name)
 
 
 def scorer_param_names(name: str) -> set[str]:
