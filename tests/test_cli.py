@@ -49,7 +49,8 @@ def test_user_mistakes_exit_2_with_one_line_and_no_output(tmp_path, corpus_jsonl
     unknown = invoke("score", corpus_jsonl, "--scorer", "magic[x]", "--out", tmp_path / "s")
     assert unknown.exit_code == 2 and "unknown scorer 'magic[x]'" in unknown.output  # brackets are not markup
     unused = invoke("score", corpus_jsonl, "--scorer", "compression", "--model", "x", "--out", tmp_path / "s1")
-    assert unused.exit_code == 2 and "--model not used by scorer(s) compression" in unused.output
+    assert unused.exit_code == 2
+    assert "--model: none of the chosen components (compression) takes 'model'" in unused.output
     no_model = invoke("score", corpus_jsonl, "--scorer", "likelihood", "--out", tmp_path / "s2")
     assert no_model.exit_code == 2 and "--model" in no_model.output
 

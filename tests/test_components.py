@@ -192,7 +192,9 @@ def test_forwarded_command_options_fill_only_what_is_not_set():
 def test_an_unused_param_names_where_it_would_apply():
     with pytest.raises(OptionError) as caught:
         resolve_params([PLAIN], [cli("damp=1")], known=[OUTER, PLAIN])
-    assert str(caught.value) == "-p damp=1: none of the chosen components takes 'damp' (it applies to scorer outer)"
+    assert str(caught.value) == (
+        "-p damp=1: none of the chosen components (plain) takes 'damp' (it applies to scorer outer)"
+    )
     with pytest.raises(OptionError, match="no component has such a parameter"):
         resolve_params([PLAIN], [cli("nonsense=1")], known=[OUTER, PLAIN])
     with pytest.raises(OptionError, match="outer is not one of the chosen components"):

@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 
 from thresher.cache import cache_dir
+from thresher.components import ParamsLike
+from thresher.config import settings_record
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorers
 from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
-from thresher.scorers.registry import build_scorer, scorer_param_names
+from thresher.scorers.build import build_scorers, parse_names
 from thresher.selection import strategies
 from thresher.selection.handlers import HANDLERS, WITHOUT_BUDGET, WITHOUT_SCORES, SelectionRequest
 from thresher.selection.keep import parse_keep
@@ -25,12 +27,20 @@ from thresher.store import ScoreStore
 def score(
     input: str | Path,
     *,
-    scorers: Sequence[str | Scorer],
+    scorers: str | Sequence[str | Scorer],
     out: str | Path,
+    model: str | None = None,
+    embedder: str | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+    batch_tokens: int | None = None,
+    prompt_field: str | None = None,
+    response_field: str | None = None,
     text_field: str = "text",
     id_field: str | None = None,
     label_field: str | None = None,
     seed: int = 0,
+    params: ParamsLike = None,
     overwrite: bool = False,
     shard_rows: int = DEFAULT_SHARD_ROWS,
     show_progress: bool = False,
@@ -38,52 +48,63 @@ def score(
     address: str | None = None,
     num_gpus_per_worker: float = 0.0,
     workers: int | None = None,
-    **scorer_options: Any,
+    dry_run: bool = False,
 ) -> ScoringSummary:
     """Score every example of `input` with each scorer and write the scores to the directory `out`.
 
     Args:
         input: JSONL (.gz/.zst), Parquet or CSV file, or a Hugging Face dataset saved with `save_to_disk`.
-        scorers: registered scorer names (e.g. "likelihood", "compression") or scorer objects.
+        scorers: registered scorer names ("likelihood,compression" or a list; see `thresher scorers`) or scorer
+            objects.
         out: score directory; created if missing; several scorers may share it.
+        model, embedder, dtype, device, batch_tokens, prompt_field, response_field: shared scorer options, given to
+            every chosen scorer that takes them; one that none takes is an `OptionError`.
+        text_field, id_field, label_field: the input's fields (scorers reading other files with the same fields
+            receive them too).
+        seed: the run's seed, also given to every scorer with a `seed` parameter.
+        params: scorer parameters: `{"likelihood.stride": 256, "epochs": 5}` (a bare name reaches every chosen
+            scorer that takes it), or layers of `Assignment`s as the CLI passes them.
         engine: "local" (this process) or "ray" (a Ray Data actor pool; same score directory, needs `thresher[ray]`).
         address: Ray cluster to join ("auto", "ray://host:10001"); default: the connected one or a new local one.
         num_gpus_per_worker: GPUs each Ray actor reserves (one model per actor).
         workers: Ray actors per scorer; default: as many as the cluster's CPUs (or GPUs) allow.
-        scorer_options: parameters passed to the scorers that take them (model, dtype, device, batch_tokens, ...).
+        dry_run: check the options and build the scorers, but read and write nothing (`--print-config`).
 
     Returns:
-        A summary of rows scored and shards computed or reused from an earlier, interrupted run.
+        A summary of rows scored and shards computed or reused from an earlier, interrupted run, and the resolved
+        settings (`summary.settings`, in the settings-file format), which the manifest records as `settings.score`.
     """
-    if not scorers:
-        raise OptionError("no scorer given; use --scorer NAME[,NAME...]")
-    if engine not in ("local", "ray"):
-        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
-    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
-    if engine == "local" and any(value is not None for value in ray_flags.values()):
-        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
-        raise OptionError(f"{given} only apply with --engine ray")
-    if shard_rows < 1:
-        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
-    # The run's field names reach the scorers that read other files with the same fields (influence --validation).
-    options = {**scorer_options, "seed": seed, "text_field": text_field, "label_field": label_field}
-    named = [item for item in scorers if isinstance(item, str)]
-    used = set().union(*(scorer_param_names(name) for name in named)) if named else set()
-    unused = sorted(key for key, value in scorer_options.items() if value is not None and key not in used)
-    if named and unused:
-        flags = ", ".join("--" + key.replace("_", "-") for key in unused)
-        raise OptionError(f"{flags} not used by scorer(s) {', '.join(named)}")
-    built = [item if isinstance(item, Scorer) else build_scorer(item, options) for item in scorers]
-    names = [scorer.name for scorer in built]
-    if len(set(names)) != len(names):
-        raise OptionError(f"scorer listed twice: {', '.join(names)}")
+    run = _score_run(
+        input,
+        scorers=scorers,
+        out=out,
+        shared={
+            "model": model,
+            "embedder": embedder,
+            "dtype": dtype,
+            "device": device,
+            "batch_tokens": batch_tokens,
+            "prompt_field": prompt_field,
+            "response_field": response_field,
+        },
+        text_field=text_field,
+        id_field=id_field,
+        label_field=label_field,
+        seed=seed,
+        params=params,
+        shard_rows=shard_rows,
+        engine=engine,
+        address=address,
+        num_gpus_per_worker=num_gpus_per_worker,
+        workers=workers,
+    )
+    if dry_run:
+        return ScoringSummary(settings=run.settings)
     fields = Fields(text=text_field, id=id_field, label=label_field)
-    needs_labels = [scorer.name for scorer in built if scorer.needs_labels]
-    if needs_labels and label_field is None:
-        raise OptionError(f"scorer(s) {', '.join(needs_labels)} need labels; give --label-field")
     dataset = open_dataset(input, fields)
     store = ScoreStore(out)
     store.bind_input(dataset.fingerprint(), overwrite=overwrite)
+    store.record_settings("score", run.settings)
     run_options: dict[str, Any] = {
         # The row count of an earlier run saves a counting pass over the input.
         "total_rows": (store.row_count() or dataset.num_rows()) if show_progress else None,
@@ -97,8 +118,75 @@ def score(
         from thresher.engine.ray_engine import RayOptions, run_scorers_on_ray
 
         ray_options = RayOptions(address=address, workers=workers, num_gpus_per_worker=num_gpus_per_worker)
-        return run_scorers_on_ray(dataset.iter_examples, built, store, options=ray_options, **run_options)
-    return run_scorers(dataset.iter_examples, built, store, **run_options)
+        summary = run_scorers_on_ray(dataset.iter_examples, run.scorers, store, options=ray_options, **run_options)
+    else:
+        summary = run_scorers(dataset.iter_examples, run.scorers, store, **run_options)
+    summary.settings = run.settings
+    return summary
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """The scorers a `score` call builds and its resolved settings, in the settings-file format."""
+
+    scorers: list[Scorer]
+    settings: dict[str, Any]
+
+
+def _score_run(
+    input: str | Path,
+    *,
+    scorers: str | Sequence[str | Scorer],
+    out: str | Path,
+    shared: dict[str, Any],
+    text_field: str,
+    id_field: str | None,
+    label_field: str | None,
+    seed: int,
+    params: ParamsLike,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    engine: str = "local",
+    address: str | None = None,
+    num_gpus_per_worker: float = 0.0,
+    workers: int | None = None,
+) -> ScoreRun:
+    """Check a score call's options and build its scorers (nothing is read or written yet)."""
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
+    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
+    if engine == "local" and any(value is not None for value in ray_flags.values()):
+        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
+        raise OptionError(f"{given} only apply with --engine ray")
+    if shard_rows < 1:
+        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
+    items = parse_names(scorers) if isinstance(scorers, str) else list(scorers)
+    if not items:
+        raise OptionError("no scorer given; use --scorer NAME[,NAME...] (see `thresher scorers`)")
+    built = build_scorers(
+        items,
+        params=params,
+        shared=shared,
+        forwarded={"seed": seed, "text_field": text_field, "label_field": label_field},
+    )
+    needs_labels = [scorer.name for scorer in built if scorer.needs_labels]
+    if needs_labels and label_field is None:
+        raise OptionError(f"scorer(s) {', '.join(needs_labels)} need labels; give --label-field")
+    options = {
+        "input": input,
+        "scorer": [scorer.name for scorer in built],
+        "out": out,
+        "text_field": text_field,
+        "id_field": id_field,
+        "label_field": label_field,
+        "seed": seed,
+        "shard_rows": shard_rows,
+        "engine": engine,
+        "address": address,
+        "num_gpus_per_worker": num_gpus_per_worker or None,
+        "workers": workers,
+    }
+    settings = settings_record(options, {scorer.name: scorer.params_record() for scorer in built})
+    return ScoreRun(built, settings)
 
 
 @dataclass(frozen=True)

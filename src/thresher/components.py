@@ -16,7 +16,7 @@ import importlib
 import inspect
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -367,7 +367,7 @@ def resolve_params(
     layers: Sequence[Sequence[Assignment]],
     *,
     forwarded: Mapping[str, Any] | None = None,
-    known: Sequence[Chosen] = (),
+    known: Sequence[Chosen] | Callable[[], Sequence[Chosen]] = (),
     flags: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Constructor keyword arguments for each chosen component, from assignments and forwarded command options.
@@ -380,7 +380,8 @@ def resolve_params(
             applies to that component only; a targeted setting beats a bare one of the same layer.
         forwarded: command-level values (seed, field names) that components taking a parameter of that name
             receive, with no error when none does; any assignment overrides them.
-        known: every registered component of the command's kinds, to say where an unused parameter would apply.
+        known: every registered component of the command's kinds (or a function giving them, called only for an
+            error message: listing them imports every component's module), to say where a parameter would apply.
         flags: parameter name -> the command-line flag that sets it (`model` -> `--model`), for messages.
 
     Returns:
@@ -422,12 +423,12 @@ def resolve_params(
                 settle(head, path, (layer_index, 1), assignment.value, assignment.source)
                 continue
             if rest:
-                raise OptionError(_unchosen_message(assignment, known, labels))
+                raise OptionError(_unchosen_message(assignment, _listed(known), labels))
             targets = [
                 (item.label, path) for item in chosen for path in _param_paths(item.cls) if path[-1] == head
             ]
             if not targets:
-                raise OptionError(_unused_message(assignment, known, flags))
+                raise OptionError(_unused_message(assignment, _listed(known), labels))
             for label, path in targets:
                 settle(label, path, (layer_index, 0), assignment.value, assignment.source)
 
@@ -435,6 +436,10 @@ def resolve_params(
     for item in chosen:
         result[item.label] = _kwargs_for(item, item.cls, (), settled, flags)
     return result
+
+
+def _listed(known: Sequence[Chosen] | Callable[[], Sequence[Chosen]]) -> Sequence[Chosen]:
+    return known() if callable(known) else known
 
 
 def _kwargs_for(
@@ -490,11 +495,11 @@ def _path_names(cls: type[Component]) -> list[str]:
     return [".".join(path) for path in _param_paths(cls)]
 
 
-def _unused_message(assignment: Assignment, known: Sequence[Chosen], flags: Mapping[str, str]) -> str:
+def _unused_message(assignment: Assignment, known: Sequence[Chosen], labels: Mapping[str, Chosen]) -> str:
     name = assignment.path[0]
     takers = [f"{item.cls.kind} {item.label}" for item in known if any(p[-1] == name for p in _param_paths(item.cls))]
     where = f"it applies to {', '.join(dict.fromkeys(takers))}" if takers else "no component has such a parameter"
-    return f"{assignment.source}: none of the chosen components takes {name!r} ({where})"
+    return f"{assignment.source}: none of the chosen components ({', '.join(labels)}) takes {name!r} ({where})"
 
 
 def _unchosen_message(assignment: Assignment, known: Sequence[Chosen], labels: Mapping[str, Chosen]) -> str:
@@ -503,6 +508,34 @@ def _unchosen_message(assignment: Assignment, known: Sequence[Chosen], labels: M
         chosen = ", ".join(labels) or "none"
         return f"{assignment.source}: {head} is not one of the chosen components ({chosen})"
     return f"{assignment.source}: no component called {head!r}; chosen: {', '.join(labels) or 'none'}"
+
+
+ParamsLike = Mapping[str, Any] | Sequence[Sequence[Assignment]] | None
+"""Component parameters as the Python API takes them: a mapping (`{"strata": 20, "lm.n_layer": 4}`, one layer) or
+layers of assignments from lowest to highest precedence (what the CLI passes: settings file, then command line)."""
+
+
+def as_layers(params: ParamsLike, source: str = "params") -> list[list[Assignment]]:
+    """`params` as layers of assignments."""
+    if params is None:
+        return []
+    if isinstance(params, Mapping):
+        return [assignments_from_mapping(params, source)]
+    return [list(layer) for layer in params]
+
+
+def shared_layer(values: Mapping[str, Any], flags: Mapping[str, str]) -> list[Assignment]:
+    """Shared options given as arguments (`model="gpt2"`) as bare assignments named after their flags."""
+    return [
+        Assignment((name,), value, flags.get(name, "--" + name.replace("_", "-")))
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
+def registered(*registries: Registry[Any]) -> Callable[[], list[Chosen]]:
+    """Every component of `registries`, listed on demand (for `resolve_params`'s `known`)."""
+    return lambda: [Chosen(name, registry.get(name)) for registry in registries for name in registry.names()]
 
 
 # -- describing ---------------------------------------------------------------------------------------------------

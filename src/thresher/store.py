@@ -143,6 +143,20 @@ class ScoreStore:
                 f"(size {input_fingerprint.get('size_bytes')}, fields {input_fingerprint.get('fields')})"
             )
 
+    def record_settings(self, command: str, settings: dict[str, Any]) -> None:
+        """Record a command's resolved settings (settings-file format) under `settings`, so `--config` repeats it.
+
+        Scorers run into the same directory by earlier commands stay in the record: their parameters are merged in.
+        """
+        record = self.manifest.setdefault("settings", {})
+        previous = record.get(command, {})
+        merged = {**previous, **settings}
+        if "params" in previous or "params" in settings:
+            merged["params"] = {**previous.get("params", {}), **settings.get("params", {})}
+            merged["scorer"] = list(merged["params"])
+        record[command] = merged
+        self._save_manifest()
+
     # -- writing -----------------------------------------------------------------------------------
 
     def start_run(
