@@ -95,9 +95,7 @@ def main() -> None:
         id_field="id",
         label_field="label",
         seed=args.seed,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        score_epoch=args.score_epoch,
+        params={"seeds": args.seeds, "epochs": args.epochs, "score_epoch": args.score_epoch},
         device="cpu",
     )
     seconds = time.perf_counter() - started

@@ -206,7 +206,7 @@ def run_condition(
     started = time.perf_counter()
     thresher.score(
         data, scorers=SCORERS, out=scores, id_field="id", label_field="label", seed=args.seed,
-        seeds=args.seeds, epochs=args.proxy_epochs, score_epoch=2, device="cpu",
+        params={"seeds": args.seeds, "epochs": args.proxy_epochs, "score_epoch": 2}, device="cpu",
     )  # fmt: skip
     timings["score_seconds"] = round(time.perf_counter() - started, 1)
     print(f"[{name}] scored in {timings['score_seconds']:.0f} s", flush=True)
