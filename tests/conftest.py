@@ -58,13 +58,71 @@ def corpus_jsonl(tmp_path) -> Path:
     return write_jsonl(tmp_path / "corpus.jsonl", records)
 
 
-def save_tiny_sentence_transformer(directory: Path, vocab_size: int) -> Path:
-    """Put a random 1-layer BERT with mean pooling over the tokenizer already saved in `directory`; return the
-    sentence-transformers directory."""
+# Two clusters of near-paraphrases (six and four) and one outlier: distinct texts whose geometry a density or
+# dedup test can check, rather than copies that tie.
+HARBOUR = [
+    "the old fisherman mended his nets on the quiet harbour wall",
+    "the old fisherman mended his torn nets on the quiet harbour wall",
+    "an old fisherman mended his nets on the quiet harbour wall",
+    "the old fisherman repaired his nets on the quiet harbour wall",
+    "the old fisherman mended the nets by the quiet harbour wall",
+    "on the quiet harbour wall the old fisherman mended his nets",
+]
+MARKETS = [
+    "stock markets fell sharply after the central bank raised interest rates",
+    "stock markets fell sharply when the central bank raised interest rates",
+    "share markets fell sharply after the central bank raised its interest rates",
+    "stock markets dropped sharply after the central bank raised interest rates",
+]
+OUTLIER = "zebra quantum lattice"
+
+# Every text the tests embed with the tiny embedder is made of these texts' words (tests/test_fixtures.py checks
+# that none of them tokenizes to [UNK]).
+EMBEDDER_TEXTS = [*SENTENCES, *HARBOUR, *MARKETS, OUTLIER]
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def save_word_tokenizer(directory: Path, texts: list[str]) -> int:
+    """Save a lowercasing whole-word BERT-style tokenizer whose vocabulary is the words of `texts`; give its size.
+
+    Built with the `tokenizers` library and wrapped as a fast tokenizer, so it loads the same way whatever the
+    transformers version (a `BertTokenizerFast(vocab_file=...)` maps every word to [UNK] with transformers 5).
+    """
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = sorted({word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(text.lower())})
+    vocab = {token: index for index, token in enumerate([*SPECIAL_TOKENS, *words])}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizer
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    ).save_pretrained(directory)
+    return len(vocab)
+
+
+def save_tiny_sentence_transformer(directory: Path, texts: list[str]) -> Path:
+    """Save a random 1-layer BERT over a whole-word tokenizer of `texts` in `directory` (a Hugging Face model dir),
+    and a sentence-transformers model of it with mean pooling in `directory / "st"`; return the latter."""
     import torch
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel
 
+    vocab_size = save_word_tokenizer(directory, texts)
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
@@ -78,15 +136,9 @@ def save_tiny_sentence_transformer(directory: Path, vocab_size: int) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_embedder_dir(tmp_path_factory) -> Path:
-    """A randomly initialised 1-layer BERT with mean pooling, saved as a sentence-transformers directory."""
-    from transformers import BertTokenizerFast
-
-    directory = tmp_path_factory.mktemp("tiny-embedder")
-    words = sorted({word for sentence in SENTENCES for word in sentence.split()})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *"abcdefghijklmnopqrstuvwxyz"]
-    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
-    return save_tiny_sentence_transformer(directory, len(vocab))
+    """A randomly initialised 1-layer BERT with mean pooling over whole words of `EMBEDDER_TEXTS`, saved as a
+    sentence-transformers directory (its parent holds the plain BERT and its tokenizer)."""
+    return save_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny-embedder"), EMBEDDER_TEXTS)
 
 
 @pytest.fixture

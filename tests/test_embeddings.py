@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import SENTENCES, write_jsonl
+from tests.conftest import OUTLIER, SENTENCES, write_jsonl
 from thresher import api
 from thresher.cli import app
 from thresher.embeddings import cached_embeddings, list_embedding_caches
@@ -18,9 +18,7 @@ from thresher.store import ScoreStore
 
 @pytest.fixture
 def corpus(tmp_path):
-    return write_jsonl(
-        tmp_path / "corpus.jsonl", [{"text": text} for text in SENTENCES * 2 + ["zebra quantum lattice"]]
-    )
+    return write_jsonl(tmp_path / "corpus.jsonl", [{"text": text} for text in SENTENCES * 2 + [OUTLIER]])
 
 
 def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_dir, monkeypatch):

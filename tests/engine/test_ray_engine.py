@@ -94,19 +94,6 @@ def test_ray_compression_scores_equal_local_and_resume_skips_recorded_shards(ray
     assert finished.shards_computed == {"compression": 0} and finished.shards_reused == {"compression": 5}
 
 
-def test_ray_likelihood_scores_match_local(ray_cluster, corpus, tiny_lm_dir, tmp_path):
-    common = {"scorers": ["likelihood"], "model": str(tiny_lm_dir), "dtype": "float32", "shard_rows": SHARD_ROWS}
-    thresher.score(corpus, out=tmp_path / "local", **common)
-    thresher.score(corpus, out=tmp_path / "ray", engine="ray", workers=1, **common)
-    columns = ["nll_sum", "nll_mean", "ppl", "bits_per_byte", "n_tokens"]
-    local, on_ray = table_of(tmp_path / "local", columns), table_of(tmp_path / "ray", columns)
-    assert on_ray.column("id").equals(local.column("id"))
-    assert on_ray.column("n_tokens").equals(local.column("n_tokens"))
-    for name in columns[:-1]:
-        assert on_ray.column(name).type == local.column(name).type
-        np.testing.assert_allclose(on_ray.column(name).to_numpy(), local.column(name).to_numpy(), rtol=1e-6, atol=1e-6)
-
-
 def test_ray_options_are_refused_with_the_local_engine(corpus, tmp_path):
     with pytest.raises(OptionError, match="--workers only apply with --engine ray"):
         thresher.score(corpus, scorers=["compression"], out=tmp_path / "s", workers=2)

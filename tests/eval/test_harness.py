@@ -27,8 +27,8 @@ WORDS_B = sorted({word for sentence in SENTENCES[4:] for word in sentence.split(
 def labelled(tmp_path) -> Path:
     """120 texts in three classes by length: short (a), medium (b) and long (c).
 
-    Length is the signal because the tiny test embedder's tokenizer maps every word to [UNK], so its mean-pooled
-    vectors differ only through the position embeddings, that is, through the length.
+    Length is the only signal (every class draws from the same words); the tiny embedder's mean-pooled vectors
+    carry it through the position embeddings and the weight of [CLS] and [SEP] in the mean.
     """
     rng = random.Random(0)
     records = []

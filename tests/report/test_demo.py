@@ -1,6 +1,8 @@
 import gzip
 import json
 
+import numpy as np
+
 from thresher.report.demo import bundled_sample, run_demo
 from thresher.store import ScoreStore
 
@@ -20,11 +22,16 @@ def test_demo_scores_selects_and_reports(tmp_path):
     for section in ("## Reference model", "## Scores", "## Selection", "Most informative", "Least informative"):
         assert section in text
     assert (tmp_path / "score_histograms.png").stat().st_size > 10_000
-    kept = (tmp_path / "selected.jsonl").read_text().splitlines()
-    pruned = (tmp_path / "pruned.jsonl").read_text().splitlines()
-    assert len(kept) == len(pruned) == 2000
     store = ScoreStore.open(tmp_path / "scores")
     assert sorted(store.scorer_names) == ["compression", "likelihood"]
-    nll = store.read_columns(["nll_mean"]).column("nll_mean").to_pylist()
-    kept_nll = sorted(nll)[2000:]
-    assert min(kept_nll) >= max(sorted(nll)[:2000])  # top = the most informative half
+    # `--strategy top --keep 0.5`: the half with the highest nll_mean, ties to the lower row (a stable sort), written
+    # in input order; the other half is the pruned file.
+    nll = store.read_columns(["nll_mean"]).column("nll_mean").to_numpy()
+    assert len(nll) == 4000 and len(np.unique(nll)) > 2000  # not a selection among ties
+    top_half = np.sort(np.argsort(-nll, kind="stable")[:2000])
+    with gzip.open(bundled_sample(), "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    kept = [json.loads(line) for line in (tmp_path / "selected.jsonl").read_text().splitlines()]
+    pruned = [json.loads(line) for line in (tmp_path / "pruned.jsonl").read_text().splitlines()]
+    assert kept == [records[row] for row in top_half]
+    assert pruned == [records[row] for row in np.setdiff1d(np.arange(4000), top_half)]

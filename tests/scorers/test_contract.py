@@ -1,26 +1,66 @@
 """Every registered scorer honours the same contract (scikit-learn's `parametrize_with_checks`, in small)."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.conftest import SENTENCES
+import thresher
+from tests.conftest import SENTENCES, write_jsonl
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.registry import build_scorer, get_scorer_class, list_scorers
+from thresher.store import ScoreStore
 from thresher.types import ColumnKind, Direction
+
+TEXTS = SENTENCES + [sentence.upper() for sentence in SENTENCES]
+
+# Scorers whose output depends on random draws (hash functions, permutations, k-means starts, proxy and surrogate
+# initialisation, LoRA's random A), all seeded by the scorer's `seed` parameter, which the run's --seed sets.
+SEEDED = {
+    "aum",
+    "datamap",
+    "dealrec",
+    "density",
+    "effort",
+    "el2n",
+    "forgetting",
+    "grand",
+    "influence",
+    "loss",
+    "minhash",
+    "semdedup",
+    "tracin",
+    "vog",
+}
+# Scorers that are a function of the model and the text alone: another seed must not change them.
+UNSEEDED = {"ask-llm", "compression", "likelihood"}
+# The dedup scorers' outputs are decisions, which a seed flips only for pairs near the threshold or a cluster
+# boundary; a few other seeds are tried, and one of them must change the scores.
+OTHER_SEEDS = (1, 2, 3, 4)
+# Scorers the Ray engine runs (it refuses multi-pass ones).
+RAY_SCORERS = [name for name in list_scorers() if not get_scorer_class(name).requires_fit]
+
+
+@pytest.fixture(scope="module")
+def contract_options(tiny_lm_dir, tiny_embedder_dir, tmp_path_factory) -> dict:
+    options = {"model": str(tiny_lm_dir), "dtype": "float32", "device": "cpu", "embedder": str(tiny_embedder_dir)}
+    # ask-llm: the tiny LM's 64-token context needs a short prompt.
+    prompt = tmp_path_factory.mktemp("prompt") / "prompt.txt"
+    prompt.write_text("{text} ok?")
+    options.update(prompt_file=str(prompt), max_tokens=24)
+    # Training dynamics, influence: short proxy and surrogate trainings on the labelled batch, a short LiSSA.
+    options.update(seeds=2, epochs=2, score_epoch=1, hvp_steps=100)
+    # semdedup clusters (so k-means, and its seed, take part); minhash compares single words against a low
+    # threshold, so that pairs of the contract sentences (sharing "the", "on", ...) lie near it.
+    options.update(clusters=3, shingle=1, threshold=0.15)
+    return options
 
 
 @pytest.fixture(params=list_scorers())
-def scorer(request, tiny_lm_dir, tiny_embedder_dir, tmp_path) -> Scorer:
-    options = {"model": str(tiny_lm_dir), "dtype": "float32", "device": "cpu", "embedder": str(tiny_embedder_dir)}
-    # ask-llm: the tiny LM's 64-token context needs a short prompt.
-    (tmp_path / "prompt.txt").write_text("{text} ok?")
-    options.update(prompt_file=str(tmp_path / "prompt.txt"), max_tokens=24)
-    # Training dynamics: a short proxy training on the labelled batch.
-    options.update(seeds=2, epochs=2, score_epoch=1)
-    return build_scorer(request.param, options)
+def scorer(request, contract_options) -> Scorer:
+    return build_scorer(request.param, {**contract_options, "seed": 0})
 
 
 def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
@@ -29,6 +69,31 @@ def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
     # Every batch carries labels, as when the run has a --label-field; scorers that need none ignore them.
     labels = [f"class-{(first + i) % 2}" for i in range(len(texts))]
     return pa.record_batch({"id": ids, "text": texts, "label": labels})
+
+
+def score_with_a_new_scorer(name: str, options: dict, seed: int) -> tuple[dict, dict]:
+    """Scores of all of `TEXTS`, then of rows 3 to 8 alone, from one newly built scorer (fitted on `TEXTS`)."""
+    scorer = build_scorer(name, {**options, "seed": seed})
+    scorer.setup(RunContext(seed=seed))
+    if scorer.requires_fit:
+        scorer.fit(lambda: iter([batch_of(TEXTS[:5]), batch_of(TEXTS[5:], first=5)]))
+    whole = scorer.score_batch(batch_of(TEXTS))
+    part = scorer.score_batch(batch_of(TEXTS[3:9], first=3))
+    scorer.teardown()
+    return whole, part
+
+
+@pytest.fixture(scope="module")
+def fresh_scores(contract_options):
+    """`fresh_scores(name, seed, instance)`: `score_with_a_new_scorer`, run once per (name, seed, instance)."""
+    runs: dict[tuple[str, int, int], tuple[dict, dict]] = {}
+
+    def scores(name: str, seed: int, instance: int = 0) -> tuple[dict, dict]:
+        if (name, seed, instance) not in runs:
+            runs[name, seed, instance] = score_with_a_new_scorer(name, contract_options, seed)
+        return runs[name, seed, instance]
+
+    return scores
 
 
 def test_columns_and_directions_are_declared(scorer):
@@ -49,23 +114,79 @@ def test_params_round_trip_and_pickle_before_setup(scorer):
     assert pickle.loads(pickle.dumps(scorer)).get_params() == params
 
 
-def test_one_value_per_example_deterministic_and_independent_of_batch(scorer):
-    texts = SENTENCES + [sentence.upper() for sentence in SENTENCES]
-    scorer.setup(RunContext(seed=0))
-    if scorer.requires_fit:
-        scorer.fit(lambda: iter([batch_of(texts[:5]), batch_of(texts[5:], first=5)]))
-    whole = scorer.score_batch(batch_of(texts))
-    again = scorer.score_batch(batch_of(texts))
-    part = scorer.score_batch(batch_of(texts[3:9], first=3))
-    assert set(whole) == {column.name for column in scorer.columns}
-    dtypes = {column.name: column.dtype for column in scorer.columns}
-    for name, values in whole.items():
-        assert len(values) == len(texts)
-        np.testing.assert_array_equal(values, again[name])
-        if dtypes[name] == "string":  # ids such as dedup's duplicate_of
-            assert all(isinstance(value, str) for value in values)
-            np.testing.assert_array_equal(values[3:9], part[name])
+def test_every_scorer_is_declared_seeded_or_not():
+    assert set(list_scorers()) == SEEDED | UNSEEDED and not SEEDED & UNSEEDED
+    # The seed reaches a scorer through its `seed` parameter: a seeded scorer has one, an unseeded one has none.
+    for name in list_scorers():
+        assert ("seed" in get_scorer_class(name).param_names()) == (name in SEEDED), name
+
+
+@pytest.mark.parametrize("name", list_scorers())
+def test_one_value_per_example_of_the_declared_dtype_independent_of_batch(name, fresh_scores):
+    whole, part = fresh_scores(name, seed=0)
+    columns = get_scorer_class(name).columns
+    assert set(whole) == {column.name for column in columns}
+    for column in columns:
+        values = whole[column.name]
+        assert len(values) == len(TEXTS) and len(part[column.name]) == 6
+        if column.dtype == "string":  # ids such as dedup's duplicate_of
+            assert values.dtype.kind in "OU" and all(isinstance(value, str) for value in values), column.name
+            np.testing.assert_array_equal(values[3:9], part[column.name])
             continue
+        assert values.dtype == np.dtype(column.dtype) == part[column.name].dtype, column.name
         assert np.all(np.isfinite(values.astype(np.float64)))
-        np.testing.assert_allclose(values[3:9], part[name], rtol=1e-5, atol=1e-5)
-    scorer.teardown()
+        np.testing.assert_allclose(values[3:9], part[column.name], rtol=1e-5, atol=1e-5)
+
+
+def differs(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> bool:
+    return any(not np.array_equal(first[name], second[name]) for name in first)
+
+
+@pytest.mark.parametrize("name", list_scorers())
+def test_two_fresh_scorers_with_one_seed_agree_and_another_seed_changes_only_seeded_ones(name, fresh_scores):
+    scores, _ = fresh_scores(name, seed=0)
+    again, _ = fresh_scores(name, seed=0, instance=1)
+    assert not differs(scores, again), "two scorers built with the same seed disagree"
+    if name in SEEDED:
+        # Lazily: most scorers change at the first other seed.
+        changed = any(differs(scores, fresh_scores(name, seed)[0]) for seed in OTHER_SEEDS)
+        assert changed, f"seeds {OTHER_SEEDS} all give seed 0's scores"
+    else:
+        assert not differs(scores, fresh_scores(name, seed=OTHER_SEEDS[0])[0]), "an unseeded scorer used the seed"
+
+
+# ------------------------------------------------------------------------------------ the Ray engine
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A two-CPU local Ray cluster for this module's Ray test, shut down after it."""
+    ray = pytest.importorskip("ray", reason="the Ray engine needs `pip install 'thresher[ray]'`")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def score_columns(score_dir: Path) -> pa.Table:
+    store = ScoreStore.open(score_dir)
+    columns = [column.name for name in RAY_SCORERS for column in get_scorer_class(name).columns]
+    return store.read_columns(columns)
+
+
+def test_the_ray_engine_gives_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
+    assert RAY_SCORERS, "no registered scorer runs on Ray"
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in TEXTS])
+    options = {key: contract_options[key] for key in ("model", "dtype", "device", "prompt_file", "max_tokens")}
+    common = {"scorers": RAY_SCORERS, "shard_rows": 6, **options}  # three shards, the last one short
+    thresher.score(path, out=tmp_path / "local", **common)
+    thresher.score(path, out=tmp_path / "ray", engine="ray", workers=1, **common)
+    local, on_ray = score_columns(tmp_path / "local"), score_columns(tmp_path / "ray")
+    assert on_ray.column("id").equals(local.column("id")) and on_ray.num_rows == len(TEXTS)
+    for name in RAY_SCORERS:
+        for column in get_scorer_class(name).columns:
+            expected, actual = local.column(column.name), on_ray.column(column.name)
+            assert actual.type == expected.type, column.name
+            if column.dtype == "float64":
+                np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-6, atol=1e-6)
+            else:  # counts, flags and ids: exactly
+                assert actual.equals(expected), column.name

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.conftest import SENTENCES, save_tiny_sentence_transformer, write_jsonl
+from tests.conftest import SENTENCES, write_jsonl
 from thresher import api
 from thresher.scorers.dedup import MinHashScorer, word_shingles
 from thresher.store import ScoreStore
@@ -21,25 +21,6 @@ OTHER = (
     "a new exhibition of early photographs opens at the city museum this weekend featuring portraits and "
     "street scenes taken by travelling photographers in the eighteen sixties and seventies across the region"
 )
-
-
-@pytest.fixture(scope="module")
-def word_embedder_dir(tmp_path_factory):
-    """A 1-layer random BERT over a whole-word vocabulary with mean pooling: distinct sentences stay apart."""
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers
-    from tokenizers import models as tokenizer_models
-    from transformers import PreTrainedTokenizerFast
-
-    directory = tmp_path_factory.mktemp("word-embedder")
-    words = sorted({word for sentence in SENTENCES for word in sentence.split()})
-    vocab = {token: index for index, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *words])}
-    tokenizer = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
-    ).save_pretrained(directory)
-    return save_tiny_sentence_transformer(directory, len(vocab))
 
 
 def read_ids(path) -> list[str]:
@@ -83,7 +64,7 @@ def test_minhash_is_deterministic_and_respects_the_threshold():
     assert decide(0.9) == [1.0, 1.0, 1.0]
 
 
-def test_semdedup_groups_planted_duplicates_and_info_summarises_ids(tmp_path, word_embedder_dir):
+def test_semdedup_groups_planted_duplicates_and_info_summarises_ids(tmp_path, tiny_embedder_dir):
     # A copy, a light edit, and a copy of the edit.
     texts = [*SENTENCES, SENTENCES[0], SENTENCES[2].replace("the lazy", "a lazy"), "the cat sat on a mat"]
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in texts])
@@ -91,7 +72,7 @@ def test_semdedup_groups_planted_duplicates_and_info_summarises_ids(tmp_path, wo
         path,
         scorers=["semdedup", "compression"],
         out=tmp_path / "scores",
-        embedder=str(word_embedder_dir),
+        embedder=str(tiny_embedder_dir),
         device="cpu",
         eps=0.03,
         clusters=2,
