@@ -18,6 +18,7 @@ from thresher.errors import OptionError
 from thresher.eval import evaluate, parse_keeps, parse_methods, split_by_id
 from thresher.scorers.base import Direction, ScoreColumn
 from thresher.store import ScoreStore
+from thresher.types import ColumnKind
 
 WORDS_A = sorted({word for sentence in SENTENCES[:4] for word in sentence.split()})
 WORDS_B = sorted({word for sentence in SENTENCES[4:] for word in sentence.split()} - set(WORDS_A))
@@ -40,15 +41,20 @@ def labelled(tmp_path) -> Path:
 
 
 def write_label_column(data: Path, scores: Path) -> None:
-    """A score column that is 1 for class `b` and 0 otherwise: `top` at a small ratio keeps only class `b`."""
+    """A score column `is_b` that is 1 for class `b` and 0 otherwise (`top` at a small ratio keeps only class `b`),
+    and the same values as a flag column `b_keep` (what `dedup` reads)."""
     dataset = open_dataset(data, Fields(label="label"))
     batch = next(dataset.iter_examples())
     store = ScoreStore(scores)
     store.bind_input(dataset.fingerprint())
-    column = ScoreColumn("is_b", Direction.HIGHER, "1 for class b")
-    run = store.start_run("oracle", {}, [column], shard_rows=10_000)
+    columns = [
+        ScoreColumn("is_b", Direction.HIGHER, "1 for class b"),
+        ScoreColumn("b_keep", None, "1 for class b", kind=ColumnKind.FLAG),
+    ]
+    run = store.start_run("oracle", {}, columns, shard_rows=10_000)
     values = np.array([1.0 if label == "b" else 0.0 for label in batch.column("label").to_pylist()])
-    run.write_shard(0, 0, pa.array([str(value) for value in batch.column("id").to_pylist()]), {"is_b": values})
+    ids = pa.array([str(value) for value in batch.column("id").to_pylist()])
+    run.write_shard(0, 0, ids, {"is_b": values, "b_keep": values})
     run.finish(batch.num_rows, {})
 
 
@@ -285,7 +291,7 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
         labelled,
         task="classify",
         out=tmp_path / "report",
-        methods="zip,dsir,is_b:dedup",
+        methods="zip,dsir,b_keep:dedup",
         keep="0.2",
         seeds=1,
         scores=tmp_path / "scores",
@@ -299,5 +305,5 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
     assert {run.method: run.kept for run in result.runs} == {
         "zip": round(0.2 * n_train),
         "dsir": round(0.2 * n_train),
-        "is_b:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
+        "b_keep:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
     }
