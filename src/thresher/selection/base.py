@@ -79,12 +79,23 @@ class StrategyInputs:
             costs=None if self.costs is None else self.costs[rows],
         )
 
-    def need(self, name: str, strategy: str) -> np.ndarray:
-        """The named array; `OptionError` saying what the strategy needs when it is absent."""
-        value = getattr(self, name)
-        if value is None:
+    def require(self, name: str, strategy: str) -> None:
+        """`OptionError` saying what the strategy needs when the input `name` (one of INPUTS, or costs) is absent."""
+        if getattr(self, name) is None:
             raise OptionError(f"--strategy {strategy} needs {_NEEDS_HINT.get(name, name)}")
+
+    def need(self, name: str, strategy: str) -> np.ndarray:
+        """The named array (importance, values, labels or costs); `OptionError` when it is absent."""
+        self.require(name, strategy)
+        value = getattr(self, name)
+        assert isinstance(value, np.ndarray), f"{name} is not an array"
         return value
+
+    def need_texts(self, strategy: str) -> Texts:
+        """The texts; `OptionError` when they are absent."""
+        self.require(TEXTS, strategy)
+        assert self.texts is not None
+        return self.texts
 
 
 _NEEDS_HINT = {

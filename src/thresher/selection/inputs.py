@@ -146,38 +146,39 @@ def inputs_from_store(
 
     Only the columns asked for are read; `column` is the one `choose_column` gave.
     """
-    wanted = [column] if column is not None and strategy.reads_column() else []
-    if with_costs:
-        wanted.append(TOKEN_COLUMN)
-    table = store.read_columns(list(dict.fromkeys(wanted)), with_id=False) if wanted else None
+    infos = store.column_infos()
+    by = column if column is not None and strategy.reads_column() else None
+    if with_costs and TOKEN_COLUMN not in infos:
+        raise OptionError(f"--budget-tokens needs the {TOKEN_COLUMN} column: run `thresher score --scorer likelihood`")
+    wanted = list(dict.fromkeys([*([by] if by else []), *([TOKEN_COLUMN] if with_costs else [])]))
+    table = store.read_columns(wanted, with_id=False) if wanted else None
     n_rows = table.num_rows if table is not None else _row_count(store)
     values = importance_values = costs = None
-    if table is not None and column in wanted:
-        values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
+    if table is not None and by is not None:
+        values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
         if IMPORTANCE in strategy.needs:
-            direction = store.column_infos()[column].direction
+            direction = infos[by].direction
             if direction is None:
-                raise OptionError(f"--by {column} has no direction (it is not a score), so it cannot be ranked")
+                raise OptionError(f"--by {by} has no direction (it is not a score), so it cannot be ranked")
             importance_values = importance(values, direction)
         if VALUES not in strategy.needs:
             values = None
-    if with_costs:
-        assert table is not None
+    if table is not None and with_costs:
         costs = table.column(TOKEN_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64)
     return StrategyInputs(
         n_rows=n_rows,
         importance=importance_values,
         values=values,
         texts=DatasetTexts(dataset) if TEXTS in strategy.needs else None,
-        labels=dataset_labels(dataset) if LABELS in strategy.needs else None,
+        labels=dataset_labels(dataset, f"--strategy {strategy.name}") if LABELS in strategy.needs else None,
         costs=costs,
     )
 
 
-def dataset_labels(dataset: Dataset) -> np.ndarray:
-    """The label of every row of `dataset`, in input order; `OptionError` when no label field is known."""
+def dataset_labels(dataset: Dataset, needed_by: str = "--balance-classes") -> np.ndarray:
+    """The label of every row of `dataset`, in input order; `OptionError` naming `needed_by` when there are none."""
     if dataset.fields.label is None:
-        raise OptionError("labels are needed (--balance-classes, or the strategy): give --label-field")
+        raise OptionError(f"{needed_by} needs labels: give --label-field (or score with one)")
     labels: list[object] = []
     for batch in dataset.iter_examples():
         labels.extend(batch.column(LABEL_COLUMN).to_pylist())

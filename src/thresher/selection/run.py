@@ -73,7 +73,7 @@ def run_strategy(
 def check_runnable(strategy: Strategy, inputs: StrategyInputs, budget: Budget | None, name: str) -> None:
     """`OptionError` unless `inputs` hold what `strategy` needs and `budget` is one it can honour."""
     for need in sorted(strategy.needs):
-        inputs.need(need, name)
+        inputs.require(need, name)
     if budget is None:
         if not strategy.budget_optional:
             raise OptionError(
@@ -84,7 +84,7 @@ def check_runnable(strategy: Strategy, inputs: StrategyInputs, budget: Budget | 
     if budget.tokens is not None:
         if not strategy.supports_tokens:
             raise OptionError(f"--strategy {name} takes --keep, not --budget-tokens")
-        inputs.need("costs", name)
+        inputs.require("costs", name)
         return
     assert budget.count is not None
     if budget.count > inputs.n_rows:

@@ -55,7 +55,7 @@ class Dsir(Strategy):
         assert budget is not None
         self.prepare()
         assert self._hasher is not None and self._p_target is not None
-        texts = inputs.need(TEXTS, self.name)
+        texts = inputs.need_texts(self.name)
         # Two streaming passes over the texts: fit p_raw, then weigh each example.
         p_raw = dsir.bucket_distribution(self._hasher.counts(texts))
         log_weights = dsir.log_importance_weights(texts, self._hasher, dsir.log_ratio(self._p_target, p_raw))

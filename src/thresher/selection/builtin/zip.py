@@ -50,5 +50,5 @@ class Zip(Strategy):
         if min(self.k1, self.k2, self.k3) < 1:
             raise OptionError(f"zip: k1, k2 and k3 must be at least 1 (got {self.k1}, {self.k2}, {self.k3})")
         params = ZipParams(k1=self.k1, k2=self.k2, k3=self.k3, exclude_unpicked=self.exclude_unpicked)
-        texts = list(inputs.need(TEXTS, self.name))
+        texts = list(inputs.need_texts(self.name))
         return np.sort(zip_select(texts, budget.count, params))
