@@ -1,7 +1,8 @@
 """The strategy contract: a strategy is a pure function over the arrays it declares it needs.
 
-`thresher select`, `--balance-classes` and the eval harness all build a `StrategyInputs` (slicing it themselves:
-per class, or to the training rows) and call `Strategy.select`; no strategy sees a dataset or a score store.
+`thresher select` and the eval harness build a `StrategyInputs` (from a score store and the input, or from the
+training rows) and hand it to `thresher.selection.run.run_strategy`, which slices it per class for
+`--balance-classes` and calls `Strategy.select`; no strategy sees a dataset or a score store.
 A strategy's parameters are its keyword-only constructor (a registry component, set with `-p`); expensive I/O
 that does not depend on the rows (DSIR reading its target file) goes in `prepare`, run once before any select.
 """
