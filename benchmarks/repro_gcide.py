@@ -44,7 +44,7 @@ import torch
 import thresher
 from thresher.data.corpora.build import build_corpus, write_jsonl
 from thresher.data.corpora.inject import JUNK_KINDS, inject_junk, parse_inject_spec
-from thresher.eval.harness import STANDALONE_METHODS, Method, choose_rows
+from thresher.eval.harness import choose_rows, parse_methods
 from thresher.store import ScoreStore
 from thresher.train_ref import train_reference
 
@@ -71,15 +71,14 @@ def junk_survival(
     """Per method and keep: the share of each junk kind (and of the originals) that the selection kept,
     mean over seeds, recomputed with the harness's own `choose_rows`."""
     infos = store.column_infos()
-    columns = sorted({name.partition(":")[0] for name in result.config["methods"]} - set(STANDALONE_METHODS))
+    methods = {method.name: method for method in parse_methods(result.config["methods"], infos)}
+    columns = sorted({method.column for method in methods.values() if method.column is not None})
     table = store.read_columns(columns)
     values = {name: table.column(name).to_numpy(zero_copy_only=False).astype(np.float64) for name in columns}
     kinds = np.array([kind or "original" for kind in injected])
     survived: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run in result.runs:
-        column, _, strategy = run.method.partition(":")
-        plain = column in STANDALONE_METHODS
-        method = Method(run.method, None if plain else column, column if plain else strategy or "top")
+        method = methods[run.method]
         rows = choose_rows(
             method, run.keep, run.seed, len(kinds), values.get(method.column) if method.column else None,
             infos[method.column].direction if method.column else None, texts=texts,

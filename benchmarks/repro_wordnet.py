@@ -39,7 +39,7 @@ from thresher.data.corpora.build import build_corpus, write_jsonl
 from thresher.data.corpora.noise import add_label_noise
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
-from thresher.eval.harness import Method, choose_rows
+from thresher.eval.harness import choose_rows, parse_methods
 from thresher.eval.targets import HIGHER_IS_BETTER
 from thresher.store import ScoreStore
 
@@ -169,14 +169,13 @@ def noisy_kept_fraction(
 ) -> dict[tuple[str, float], str]:
     """Per method and keep: the share of flipped labels among the kept rows, mean over seeds (the known answer)."""
     infos = store.column_infos()
-    columns = sorted({name.partition(":")[0] for name in result.config["methods"]} - {"random", "full"})
+    methods = {method.name: method for method in parse_methods(result.config["methods"], infos)}
+    columns = sorted({method.column for method in methods.values() if method.column is not None})
     table = store.read_columns(columns)
     values = {name: table.column(name).to_numpy(zero_copy_only=False).astype(np.float64) for name in columns}
     shares: dict[tuple[str, float], list[float]] = defaultdict(list)
     for run in result.runs:
-        column, _, strategy = run.method.partition(":")
-        method = Method(run.method, None if column in ("random", "full") else column,
-                        column if column in ("random", "full") else strategy or "top")  # fmt: skip
+        method = methods[run.method]
         rows = choose_rows(
             method, run.keep, run.seed, len(noisy), values.get(method.column) if method.column else None,
             infos[method.column].direction if method.column else None, strategy_options,

@@ -48,7 +48,13 @@ def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_d
     with pytest.raises(OptionError, match="embeddings are vectors"):
         api.select(corpus, scores=out, by="embedding", out=tmp_path / "kept.jsonl", keep="5")
     kept = api.select(
-        corpus, scores=out, by="density", strategy="ips", out=tmp_path / "kept.jsonl", keep="5", temperature=0.5
+        corpus,
+        scores=out,
+        by="density",
+        strategy="ips",
+        out=tmp_path / "kept.jsonl",
+        keep="5",
+        params={"temperature": 0.5},
     )
     assert kept.kept == 5
     result = CliRunner().invoke(
@@ -64,8 +70,8 @@ def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_d
             "ips",
             "--keep",
             "4",
-            "--temperature",
-            "2",
+            "-p",
+            "temperature=2",
             "--out",
             str(tmp_path / "kept2.jsonl"),
         ],

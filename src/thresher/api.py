@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from thresher.cache import cache_dir
-from thresher.components import ParamsLike
+from thresher.components import Assignment, Chosen, ParamsLike, assignments_from_mapping, build, resolve_params
 from thresher.config import settings_record
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
@@ -18,9 +18,11 @@ from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorer
 from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.build import build_scorers, parse_names
-from thresher.selection import strategies
-from thresher.selection.handlers import HANDLERS, WITHOUT_BUDGET, WITHOUT_SCORES, SelectionRequest
+from thresher.selection.base import Budget
+from thresher.selection.inputs import choose_column, dataset_labels, inputs_from_store
 from thresher.selection.keep import parse_keep
+from thresher.selection.registry import STRATEGIES, every_strategy
+from thresher.selection.run import run_strategy
 from thresher.store import ScoreStore
 
 
@@ -201,10 +203,14 @@ class SelectionResult:
     pruned_out: Path | None
     kept_rows: np.ndarray  # 0-based input rows kept, ascending
     kept_tokens: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # the strategy's parameters, as built
 
     @property
     def pruned(self) -> int:
         return self.input_rows - self.kept
+
+
+StrategyParams = Mapping[str, Any] | Sequence[Assignment] | Sequence[Sequence[Assignment]]
 
 
 def select(
@@ -218,30 +224,43 @@ def select(
     budget_tokens: int | None = None,
     seed: int = 0,
     write_pruned: str | Path | None = None,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    strata: int = 50,
-    drop_hardest: float = 0.0,
     text_field: str | None = None,
     id_field: str | None = None,
     label_field: str | None = None,
     balance_classes: bool = False,
-    **strategy_options: Any,
+    params: StrategyParams | None = None,
 ) -> SelectionResult:
-    """Select a subset of `input` by a score column and write it in the input's format (or `out`'s suffix).
+    """Select a subset of `input` with a strategy and write it in the input's format (or `out`'s suffix).
 
-    `top` keeps the most important examples by the column's recorded direction (for likelihood: the most
-    informative, highest NLL), `bottom` the least, `random` a uniform sample, `threshold` the rows whose value
-    lies in [minimum, maximum], `stratified` an equal share of the budget per score stratum (CCS).
-    Field names default to those the scores were computed with; `strategy_options` go to the strategy.
-    `balance_classes` applies the strategy within each class, with a budget proportional to the class's size.
+    Args:
+        input: the data the score directory was made from.
+        scores: the score directory (`thresher score --out`).
+        by: the column to select by; None for strategies that need none (`random`, `zip`, `dsir`) or that have
+            a default column (`dedup`: the dedup scorers' keep flags).
+        out: where to write the kept examples.
+        strategy: a registered strategy (`thresher.selection.registry.STRATEGIES`): `top` keeps the most
+            important examples by the column's recorded direction, `bottom` the least, `random` a uniform
+            sample, `threshold` the rows in [minimum, maximum], `stratified`/`ccs` an equal share of the budget
+            per score stratum (CCS), `ips`, `dedup`, `zip`, `dsir` (see the README).
+        keep: a fraction ("0.3") or a count (5000) of examples to keep.
+        budget_tokens: keep examples up to this many tokens (`n_tokens`), instead of `keep`.
+        seed: the only source of randomness.
+        write_pruned: also write the examples that were dropped here.
+        text_field / id_field / label_field: default to those the scores were computed with.
+        balance_classes: apply the strategy within each class, with a budget proportional to the class's size.
+        params: the strategy's parameters: a mapping (`{"strata": 20}` or `{"stratified.drop_hardest": 0.1}`),
+            or layers of `Assignment`s from lowest to highest precedence (what the CLI passes: its `-p`s).
+
+    Returns:
+        What was kept, and where it went.
+
+    Raises:
+        OptionError: an unknown strategy, a parameter it does not take, a column it cannot use, a bad budget.
     """
-    if strategy not in HANDLERS:
-        raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(HANDLERS)}")
+    if strategy not in STRATEGIES:
+        raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(STRATEGIES.names())}")
     if keep is not None and budget_tokens is not None:
         raise OptionError("give either --keep or --budget-tokens, not both")
-    if keep is None and budget_tokens is None and strategy not in WITHOUT_BUDGET:
-        raise OptionError("give --keep K (a fraction such as 0.3 or a count such as 5000) or --budget-tokens N")
     if budget_tokens is not None and budget_tokens < 1:
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
     keep_spec = parse_keep(str(keep)) if keep is not None else None
@@ -253,54 +272,30 @@ def select(
         id=id_field if id_field is not None else recorded_fields.get("id"),
         label=label_field if label_field is not None else recorded_fields.get("label"),
     )
+    strategy_class = STRATEGIES.get(strategy)
+    resolved = resolve_params(
+        [Chosen(strategy, strategy_class)],
+        _param_layers(params),
+        # DSIR reads its target file with the input's text field unless told otherwise.
+        forwarded={"target_text_field": fields.text},
+        known=every_strategy(),
+        flags={"target_text_field": "--text-field"},
+    )
+    built = build(strategy_class, resolved[strategy])
     dataset = open_dataset(input, fields)
     store.check_input(dataset.fingerprint())
 
-    wanted = [by] if by is not None else []
+    column = choose_column(strategy, strategy_class, store, by)
+    inputs = inputs_from_store(strategy_class, store, dataset, column=column, with_costs=budget_tokens is not None)
     if budget_tokens is not None:
-        wanted.append("n_tokens")
-    if not wanted and strategy in WITHOUT_SCORES:
-        # No score is needed, but the row count comes from any complete column.
-        wanted = list(store.column_infos())[:1]
-    if not wanted:
-        raise OptionError(f"--strategy {strategy} needs --by COLUMN")
-    if by in ("embedding", "embeddings") and by not in store.column_infos():
-        raise OptionError(
-            f"--by {by}: embeddings are vectors, not a score to select by; score them first "
-            "(`thresher score --scorer density`, then `select --by density --strategy ips`)"
-        )
-    table = store.read_columns(list(dict.fromkeys(wanted)), with_id=False)
-    values = importance = None
-    if by is not None:
-        values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
-        direction = store.column_infos()[by].direction
-        importance = strategies.importance(values, direction) if direction is not None else None
-    request = SelectionRequest(
-        n_rows=table.num_rows,
-        by=by,
-        values=values,
-        importance=importance,
-        keep=keep_spec,
-        budget_tokens=budget_tokens,
-        costs=table.column("n_tokens").to_numpy(zero_copy_only=False) if budget_tokens is not None else None,
-        seed=seed,
-        dataset=dataset,
-        store=store,
-        options={
-            "minimum": minimum,
-            "maximum": maximum,
-            "strata": strata,
-            "drop_hardest": drop_hardest,
-            **strategy_options,
-        },
-    )
-    if balance_classes:
-        from thresher.selection.balance import dataset_labels, select_request_balanced
-
-        chosen = select_request_balanced(request, HANDLERS[strategy], dataset_labels(dataset))
+        budget: Budget | None = Budget(tokens=budget_tokens)
+    elif keep_spec is not None:
+        budget = Budget(count=keep_spec.resolve(inputs.n_rows))
     else:
-        chosen = HANDLERS[strategy](request)
-    mask = np.zeros(request.n_rows, dtype=bool)
+        budget = None
+    labels = dataset_labels(dataset) if balance_classes else None
+    chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
+    mask = np.zeros(inputs.n_rows, dtype=bool)
     mask[chosen] = True
 
     out_path = Path(out)
@@ -308,17 +303,29 @@ def select(
     pruned_path = Path(write_pruned) if write_pruned is not None else None
     if pruned_path is not None:
         dataset.write_subset(~mask, pruned_path)
-    kept_tokens = int(request.costs[mask].sum()) if request.costs is not None else None
     return SelectionResult(
-        input_rows=request.n_rows,
+        input_rows=inputs.n_rows,
         kept=int(mask.sum()),
-        by=by or "",
+        by=column or "",
         strategy=strategy,
         out=out_path,
         pruned_out=pruned_path,
-        kept_rows=np.flatnonzero(mask),
-        kept_tokens=kept_tokens,
+        kept_rows=chosen,
+        kept_tokens=int(inputs.costs[mask].sum()) if inputs.costs is not None else None,
+        params=built.params_record(),
     )
+
+
+def _param_layers(params: StrategyParams | None) -> list[list[Assignment]]:
+    """`select`'s `params` as layers of assignments, lowest precedence first."""
+    if params is None:
+        return []
+    if isinstance(params, Mapping):
+        return [assignments_from_mapping(params, "params")]
+    items = list(params)
+    if all(isinstance(item, Assignment) for item in items):
+        return [list(items)]  # type: ignore[arg-type]
+    return [list(layer) for layer in items]  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

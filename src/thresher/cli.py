@@ -158,35 +158,25 @@ def select(
     write_pruned: Annotated[
         Path | None, typer.Option("--write-pruned", help="Also write the examples that were dropped.")
     ] = None,
-    minimum: Annotated[float | None, typer.Option("--min", help="threshold: lowest value kept.")] = None,
-    maximum: Annotated[float | None, typer.Option("--max", help="threshold: highest value kept.")] = None,
-    strata: Annotated[int, typer.Option("--strata", help="stratified: number of score strata.")] = 50,
-    drop_hardest: Annotated[
-        float, typer.Option("--drop-hardest", help="stratified: first drop this fraction of the most important.")
-    ] = 0.0,
     text_field: Annotated[str | None, typer.Option("--text-field")] = None,
     id_field: IdField = None,
     label_field: LabelField = None,
     balance_classes: Annotated[
         bool, typer.Option("--balance-classes", help="Apply the strategy within each class, keeping class shares.")
     ] = False,
-    k1: Annotated[int | None, typer.Option("--k1", help="zip: stage-1 candidates per round (10000).")] = None,
-    k2: Annotated[int | None, typer.Option("--k2", help="zip: stage-2 candidates per round (200).")] = None,
-    k3: Annotated[int | None, typer.Option("--k3", help="zip: examples picked per round (100).")] = None,
-    target: Annotated[
-        Path | None, typer.Option("--target", help="dsir: file of target-like examples (any input format).")
-    ] = None,
-    target_text_field: Annotated[
-        str | None, typer.Option("--target-text-field", help="dsir: text field of --target (default: --text-field).")
-    ] = None,
-    buckets: Annotated[int | None, typer.Option("--buckets", help="dsir: hashed n-gram buckets (10000).")] = None,
-    temperature: Annotated[
-        float | None, typer.Option("--temperature", help="ips: sample ∝ density^(-1/T) (1.0; larger → uniform).")
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-p",
+            "--param",
+            help="Strategy parameter NAME=VALUE, repeatable: -p minimum=0.5, -p strata=20, -p target=wiki.jsonl.",
+        ),
     ] = None,
 ) -> None:
-    """Keep a subset of the input chosen by a score column, written in the input's format."""
+    """Keep a subset of the input chosen by a strategy (most by a score column), written in the input's format."""
     with user_errors():
         from thresher.api import select as run_select
+        from thresher.components import parse_assignment
 
         result = run_select(
             input,
@@ -198,21 +188,11 @@ def select(
             budget_tokens=budget_tokens,
             seed=seed,
             write_pruned=write_pruned,
-            minimum=minimum,
-            maximum=maximum,
-            strata=strata,
-            drop_hardest=drop_hardest,
             text_field=text_field,
             id_field=id_field,
             label_field=label_field,
             balance_classes=balance_classes,
-            k1=k1,
-            k2=k2,
-            k3=k3,
-            target=target,
-            target_text_field=target_text_field,
-            buckets=buckets,
-            temperature=temperature,
+            params=[[parse_assignment(text) for text in param or []]],
         )
         tokens = f", {result.kept_tokens:,} tokens" if result.kept_tokens is not None else ""
         pruned = f"; pruned {result.pruned} → {result.pruned_out}" if result.pruned_out else ""

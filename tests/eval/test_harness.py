@@ -18,6 +18,7 @@ from thresher.errors import OptionError
 from thresher.eval import evaluate, parse_keeps, parse_methods, split_by_id
 from thresher.scorers.base import Direction, ScoreColumn
 from thresher.store import ScoreStore
+from thresher.types import ColumnKind
 
 WORDS_A = sorted({word for sentence in SENTENCES[:4] for word in sentence.split()})
 WORDS_B = sorted({word for sentence in SENTENCES[4:] for word in sentence.split()} - set(WORDS_A))
@@ -40,15 +41,20 @@ def labelled(tmp_path) -> Path:
 
 
 def write_label_column(data: Path, scores: Path) -> None:
-    """A score column that is 1 for class `b` and 0 otherwise: `top` at a small ratio keeps only class `b`."""
+    """A score column `is_b` that is 1 for class `b` and 0 otherwise (`top` at a small ratio keeps only class `b`),
+    and the same values as a flag column `b_keep` (what `dedup` reads)."""
     dataset = open_dataset(data, Fields(label="label"))
     batch = next(dataset.iter_examples())
     store = ScoreStore(scores)
     store.bind_input(dataset.fingerprint())
-    column = ScoreColumn("is_b", Direction.HIGHER, "1 for class b")
-    run = store.start_run("oracle", {}, [column], shard_rows=10_000)
+    columns = [
+        ScoreColumn("is_b", Direction.HIGHER, "1 for class b"),
+        ScoreColumn("b_keep", None, "1 for class b", kind=ColumnKind.FLAG),
+    ]
+    run = store.start_run("oracle", {}, columns, shard_rows=10_000)
     values = np.array([1.0 if label == "b" else 0.0 for label in batch.column("label").to_pylist()])
-    run.write_shard(0, 0, pa.array([str(value) for value in batch.column("id").to_pylist()]), {"is_b": values})
+    ids = pa.array([str(value) for value in batch.column("id").to_pylist()])
+    run.write_shard(0, 0, ids, {"is_b": values, "b_keep": values})
     run.finish(batch.num_rows, {})
 
 
@@ -306,7 +312,7 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
         labelled,
         task="classify",
         out=tmp_path / "report",
-        methods="zip,dsir,is_b:dedup",
+        methods="zip,dsir,b_keep:dedup",
         keep="0.2",
         seeds=1,
         scores=tmp_path / "scores",
@@ -320,5 +326,53 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
     assert {run.method: run.kept for run in result.runs} == {
         "zip": round(0.2 * n_train),
         "dsir": round(0.2 * n_train),
-        "is_b:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
+        "b_keep:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
     }
+
+
+def test_methods_are_strategies_from_the_registry():
+    from thresher.store import ColumnInfo
+
+    infos = {
+        "nll_mean": ColumnInfo("nll_mean", "likelihood", Direction.HIGHER, "nll", ColumnKind.SCORE),
+        "minhash_keep": ColumnInfo("minhash_keep", "minhash", None, "kept", ColumnKind.FLAG),
+        "minhash_duplicate_of": ColumnInfo("minhash_duplicate_of", "minhash", None, "ids", ColumnKind.ID),
+    }
+    methods = parse_methods("zip,dsir,dedup,nll_mean:ccs,minhash_keep:dedup", infos)
+    assert [(m.name, m.column, m.strategy) for m in methods] == [
+        ("zip", None, "zip"),
+        ("dsir", None, "dsir"),
+        ("dedup", "minhash_keep", "dedup"),  # dedup's default column
+        ("nll_mean:ccs", "nll_mean", "ccs"),
+        ("minhash_keep:dedup", "minhash_keep", "dedup"),
+    ]
+    with pytest.raises(OptionError, match="minhash_keep is a flag column and --strategy top ranks by a score"):
+        parse_methods("minhash_keep", infos)
+    with pytest.raises(OptionError, match="nll_mean is a score column and --strategy dedup takes flag columns"):
+        parse_methods("nll_mean:dedup", infos)
+    with pytest.raises(OptionError, match="holds ids"):
+        parse_methods("minhash_duplicate_of:dedup", infos)
+    with pytest.raises(OptionError, match="strategy 'random' chooses without a score column"):
+        parse_methods("nll_mean:random", infos)
+    with pytest.raises(OptionError, match="--methods dedup: no semdedup_keep or minhash_keep column"):
+        parse_methods("dedup", ["nll_mean"])
+
+
+def test_strategy_options_are_resolved_against_the_methods_strategies():
+    from thresher.eval.harness import Method, check_strategy_options, choose_rows
+    from thresher.selection.strategies import select_stratified
+
+    methods = parse_methods("random,full,score:ccs", ["score"])
+    check_strategy_options(methods, {"drop_hardest": 0.2, "ccs.strata": 5})
+    with pytest.raises(OptionError, match=r"takes 'temperature' \(it applies to strategy ips\)"):
+        check_strategy_options(methods, {"temperature": 2.0})
+    with pytest.raises(OptionError, match="drop_hardest: expected a number"):
+        check_strategy_options(methods, {"drop_hardest": "most"})
+
+    values = np.random.default_rng(0).normal(size=50)
+    options = {"drop_hardest": 0.2, "ccs.strata": 5, "temperature": 2.0}  # temperature is some other method's
+    rows = choose_rows(Method("score:ccs", "score", "ccs"), 0.3, 7, 50, values, Direction.LOWER, options)
+    expected = select_stratified(-values, 15, np.random.default_rng(7), strata=5, drop_hardest=0.2)
+    assert rows.tolist() == expected.tolist()
+    random_rows = choose_rows(Method("random", None, "random"), 0.3, 7, 50, None, None, options)
+    assert random_rows.tolist() == np.sort(np.random.default_rng(7).permutation(50)[:15]).tolist()

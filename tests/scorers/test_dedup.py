@@ -143,13 +143,18 @@ def test_dsir_and_zip_select_end_to_end(tmp_path):
         out=tmp_path / "dsir.jsonl",
         strategy="dsir",
         keep=10,
-        target=target,
-        target_text_field="body",
+        params={"target": target, "target_text_field": "body"},
         seed=3,
     )
     assert result.kept == 10 and np.mean(result.kept_rows % 10 == 0) >= 0.8  # 10% of the pool is code
     zipped = api.select(
-        path, scores=tmp_path / "scores", by=None, out=tmp_path / "zip.jsonl", strategy="zip", keep=0.2, k2=10, k3=5
+        path,
+        scores=tmp_path / "scores",
+        by=None,
+        out=tmp_path / "zip.jsonl",
+        strategy="zip",
+        keep=0.2,
+        params={"k2": 10, "k3": 5},
     )
     assert zipped.kept == 20 and len(read_ids(tmp_path / "zip.jsonl")) == 20
 
@@ -170,18 +175,19 @@ def test_cli_options_reach_the_strategies(tmp_path):
             "dsir",
             "--keep",
             "5",
-            "--target",
-            str(target),
-            "--target-text-field",
-            "body",
-            "--buckets",
-            "1000",
+            "-p",
+            f"target={target}",
+            "-p",
+            "target_text_field=body",
+            "--param",
+            "dsir.buckets=1000",
         ],
     )
     assert ok.exit_code == 0, ok.output
     missing = runner.invoke(app, [*args, "--strategy", "dsir", "--keep", "5"])
-    assert missing.exit_code == 2 and "--target" in missing.output
-    zipped = runner.invoke(app, [*args, "--strategy", "zip", "--keep", "7", "--k1", "50", "--k2", "10", "--k3", "3"])
+    assert missing.exit_code == 2 and "-p dsir.target=" in missing.output
+    zip_params = ["-p", "k1=50", "-p", "k2=10", "-p", "k3=3"]
+    zipped = runner.invoke(app, [*args, "--strategy", "zip", "--keep", "7", *zip_params])
     assert zipped.exit_code == 0 and "kept 7 of 100" in zipped.output
     os.environ.pop("THRESHER_CACHE", None)
     scored = runner.invoke(

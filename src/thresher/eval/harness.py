@@ -1,22 +1,23 @@
 """The evaluation harness: hold out part of the data, select subsets of the rest by each method, train, score.
 
-`evaluate` is what `thresher eval` runs. Methods are `random` (seeded uniform), `full` (every training row, once
-per seed) and `COLUMN[:strategy]` (the same strategy handlers as `thresher select`, over the training rows only).
+`evaluate` is what `thresher eval` runs. Methods are `full` (every training row, once per seed), a strategy that
+needs no column (`random`, `zip`, `dsir`; `dedup` by its default column) and `COLUMN[:strategy]`: the strategies
+of `thresher select`, run by the same `run_strategy` over the training rows only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from thresher.cache import cache_dir
+from thresher.components import Assignment, Chosen, assignments_from_mapping, resolve_params
 from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
@@ -24,11 +25,8 @@ from thresher.eval.parallel import run_all
 from thresher.eval.targets import BUDGETS, PRIMARY_METRIC, TASKS, ClassifyTarget, LmTarget, tiny_lm_config
 from thresher.progress import ProgressDisplay, ProgressTask
 
-# Strategies that choose from the --by column's values alone, so they apply to any subset of rows; `dedup` reads
-# a dedup scorer's keep flag.
-EVAL_STRATEGIES = ("top", "bottom", "random", "threshold", "stratified", "ccs", "ips", "dedup")
-# Methods that need no score column: set-level strategies that read the training texts themselves.
-STANDALONE_METHODS = ("random", "full", "zip", "dsir")
+# Methods that are not strategies: every training row, once per seed.
+FULL = "full"
 DEFAULT_KEEPS = (0.1, 0.3, 0.5)
 
 
@@ -45,26 +43,54 @@ class Method:
         return self.name == "full"
 
 
-def parse_methods(spec: str | Sequence[str], available_columns: Sequence[str]) -> list[Method]:
-    """The methods of `--methods random,full,COLUMN[:strategy],...`, checked against the score columns."""
+def parse_methods(spec: str | Sequence[str], available_columns: Sequence[str] | Mapping[str, Any]) -> list[Method]:
+    """The methods of `--methods random,full,COLUMN[:strategy],...`, checked against the score columns.
+
+    `available_columns` are the score directory's column names or its `column_infos()`; with the infos, the
+    column's kind is checked against the strategy too (a ranking strategy refuses a flag).
+    """
+    from thresher.selection.inputs import check_column_kind
+    from thresher.selection.registry import STRATEGIES
+
     names = [part.strip() for part in spec.split(",")] if isinstance(spec, str) else [str(part) for part in spec]
     names = [name for name in names if name]
     if not names:
         raise OptionError("--methods is empty; give e.g. random,full,nll_mean:top")
     if len(set(names)) != len(names):
         raise OptionError(f"--methods lists a method twice: {', '.join(names)}")
+    infos = available_columns if isinstance(available_columns, Mapping) else None
+    known = ", ".join(sorted(available_columns)) or "none (give --scores DIR)"
     methods = []
     for name in names:
-        if name in STANDALONE_METHODS:
+        if name == FULL:
+            methods.append(Method(name, None, FULL))
+            continue
+        if name in STRATEGIES and not STRATEGIES.get(name).reads_column():
             methods.append(Method(name, None, name))
+            continue
+        if name in STRATEGIES and STRATEGIES.get(name).default_columns:
+            defaults = STRATEGIES.get(name).default_columns
+            present = [column for column in defaults if column in available_columns]
+            if not present:
+                raise OptionError(f"--methods {name}: no {' or '.join(defaults)} column; available: {known}")
+            if len(present) > 1:
+                choices = " or ".join(f"{column}:{name}" for column in present)
+                raise OptionError(f"--methods {name}: choose the column, {choices}")
+            methods.append(Method(name, present[0], name))
             continue
         column, _, strategy = name.partition(":")
         strategy = strategy or "top"
-        if strategy not in EVAL_STRATEGIES:
-            raise OptionError(f"--methods {name}: strategy {strategy!r} is not one of {', '.join(EVAL_STRATEGIES)}")
+        if strategy not in STRATEGIES:
+            raise OptionError(f"--methods {name}: strategy {strategy!r} is not one of {', '.join(STRATEGIES.names())}")
+        if not STRATEGIES.get(strategy).reads_column():
+            raise OptionError(
+                f"--methods {name}: strategy {strategy!r} chooses without a score column; give it as the method "
+                f"{strategy}"
+            )
         if column not in available_columns:
-            known = ", ".join(sorted(available_columns)) or "none (give --scores DIR)"
             raise OptionError(f"--methods {name}: no score column {column!r}; available: {known}")
+        if infos is not None:
+            check_column_kind(strategy, STRATEGIES.get(strategy), column, infos[column].kind)
         methods.append(Method(name, column, strategy))
     return methods
 
@@ -166,52 +192,65 @@ def choose_rows(
     n_train: int,
     values: np.ndarray | None,
     direction: Any,
-    options: dict[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
     texts: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Indices into the training rows that `method` keeps at ratio `keep` under `seed`, ascending.
 
-    `texts` (the training texts, in row order) are needed by the set-level `zip` and `dsir` methods only.
+    `values` and `direction` are the method's column over the training rows; `texts` (the training texts, in
+    row order) are needed by the strategies that read texts (`zip`, `dsir`) only. `options` are strategy
+    parameters as for `select(params=...)`; those the method's strategy does not take are left to the others
+    (`check_strategy_options` refuses the ones no method takes).
     """
+    from thresher.components import build
     from thresher.selection import strategies
-    from thresher.selection.handlers import HANDLERS, SelectionRequest
+    from thresher.selection.base import IMPORTANCE, TEXTS, VALUES, Budget, StrategyInputs, TextList
     from thresher.selection.keep import KeepSpec
+    from thresher.selection.registry import STRATEGIES
+    from thresher.selection.run import run_strategy
 
     if method.is_full:
         return np.arange(n_train)
-    importance = strategies.importance(values, direction) if values is not None and direction is not None else None
-    request = SelectionRequest(
-        n_rows=n_train,
-        by=method.column,
-        values=values,
-        importance=importance,
-        keep=KeepSpec(fraction=keep),
-        budget_tokens=None,
-        costs=None,
-        seed=seed,
-        dataset=_TrainingTexts(texts) if texts is not None else None,  # type: ignore[arg-type]
-        store=None,  # type: ignore[arg-type]  # column values come in `values`
-        options=dict(options or {}),
-    )
-    if method.strategy in ("zip", "dsir") and texts is None:
+    strategy_class = STRATEGIES.get(method.strategy)
+    if TEXTS in strategy_class.needs and texts is None:
         raise OptionError(f"--methods {method.name} needs the training texts")
-    chosen = np.sort(np.asarray(HANDLERS[method.strategy](request), dtype=np.int64))
+    layers = [
+        [
+            assignment
+            for assignment in _strategy_assignments(options)
+            if assignment.path[0] == method.strategy
+            or (len(assignment.path) == 1 and assignment.path[0] in strategy_class.param_names())
+        ]
+    ]
+    kwargs = resolve_params([Chosen(method.strategy, strategy_class)], layers)[method.strategy]
+    inputs = StrategyInputs(
+        n_rows=n_train,
+        importance=(
+            strategies.importance(values, direction)
+            if IMPORTANCE in strategy_class.needs and values is not None and direction is not None
+            else None
+        ),
+        values=values if VALUES in strategy_class.needs else None,
+        texts=TextList(list(texts)) if TEXTS in strategy_class.needs and texts is not None else None,
+    )
+    budget = Budget(count=KeepSpec(fraction=keep).resolve(n_train))
+    chosen = run_strategy(build(strategy_class, kwargs), inputs, budget, seed, name=method.strategy)
     if chosen.size == 0:
         raise OptionError(f"--methods {method.name} kept no examples at --keep {keep}")
     return chosen
 
 
-class _TrainingTexts:
-    """The training part as the set-level handlers read a dataset: text batches in row order."""
+def check_strategy_options(methods: Sequence[Method], options: Mapping[str, Any] | None) -> None:
+    """`OptionError` for a strategy option that none of the methods' strategies takes, or a bad value."""
+    from thresher.selection.registry import STRATEGIES, every_strategy
 
-    fields = Fields()
+    labels = dict.fromkeys(method.strategy for method in methods if not method.is_full)
+    chosen = [Chosen(label, STRATEGIES.get(label)) for label in labels]
+    resolve_params(chosen, [_strategy_assignments(options)], known=every_strategy())
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = list(texts)
 
-    def iter_examples(self, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
-        for start in range(0, len(self.texts), batch_rows):
-            yield pa.RecordBatch.from_pydict({TEXT_COLUMN: self.texts[start : start + batch_rows]})
+def _strategy_assignments(options: Mapping[str, Any] | None) -> list[Assignment]:
+    return assignments_from_mapping(options or {}, "strategy options")
 
 
 def evaluate(
@@ -299,7 +338,8 @@ def evaluate(
         store = ScoreStore.open(scores)
         store.check_input(dataset.fingerprint())
         column_infos = dict(store.column_infos())
-    parsed_methods = parse_methods(methods, list(column_infos))
+    parsed_methods = parse_methods(methods, column_infos)
+    check_strategy_options(parsed_methods, strategy_options)
 
     examples = Examples.read(dataset)
     if eval_file is not None:

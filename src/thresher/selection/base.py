@@ -1,7 +1,8 @@
 """The strategy contract: a strategy is a pure function over the arrays it declares it needs.
 
-`thresher select`, `--balance-classes` and the eval harness all build a `StrategyInputs` (slicing it themselves:
-per class, or to the training rows) and call `Strategy.select`; no strategy sees a dataset or a score store.
+`thresher select` and the eval harness build a `StrategyInputs` (from a score store and the input, or from the
+training rows) and hand it to `thresher.selection.run.run_strategy`, which slices it per class for
+`--balance-classes` and calls `Strategy.select`; no strategy sees a dataset or a score store.
 A strategy's parameters are its keyword-only constructor (a registry component, set with `-p`); expensive I/O
 that does not depend on the rows (DSIR reading its target file) goes in `prepare`, run once before any select.
 """
@@ -79,12 +80,23 @@ class StrategyInputs:
             costs=None if self.costs is None else self.costs[rows],
         )
 
-    def need(self, name: str, strategy: str) -> np.ndarray:
-        """The named array; `OptionError` saying what the strategy needs when it is absent."""
-        value = getattr(self, name)
-        if value is None:
+    def require(self, name: str, strategy: str) -> None:
+        """`OptionError` saying what the strategy needs when the input `name` (one of INPUTS, or costs) is absent."""
+        if getattr(self, name) is None:
             raise OptionError(f"--strategy {strategy} needs {_NEEDS_HINT.get(name, name)}")
+
+    def need(self, name: str, strategy: str) -> np.ndarray:
+        """The named array (importance, values, labels or costs); `OptionError` when it is absent."""
+        self.require(name, strategy)
+        value = getattr(self, name)
+        assert isinstance(value, np.ndarray), f"{name} is not an array"
         return value
+
+    def need_texts(self, strategy: str) -> Texts:
+        """The texts; `OptionError` when they are absent."""
+        self.require(TEXTS, strategy)
+        assert self.texts is not None
+        return self.texts
 
 
 _NEEDS_HINT = {
@@ -112,25 +124,30 @@ class Budget:
             raise OptionError(f"--budget-tokens must be non-negative (got {self.tokens})")
 
     def prefix_of(self, order: np.ndarray, costs: np.ndarray | None = None) -> np.ndarray:
-        """The rows of a preference order (most preferred first) this budget keeps, ascending."""
+        """The rows of a preference order (most preferred first) this budget keeps, ascending.
+
+        A count keeps the first `count` rows of the order, or all of them when the order is shorter (a strategy
+        that orders only its candidates, such as dedup's survivors, keeps at most those); a token budget keeps
+        the longest prefix whose `costs` (indexed by row) sum to at most `tokens`.
+        """
         order = np.asarray(order, dtype=np.int64)
         if self.tokens is not None:
             if costs is None:
-                raise OptionError(f"--strategy needs {_NEEDS_HINT['costs']}")
+                raise OptionError(f"a token budget needs {_NEEDS_HINT['costs']}")
             spent = np.cumsum(np.asarray(costs, dtype=np.float64)[order])
             # Costs are non-negative, so the running total never falls: the prefix ends where it passes.
             return np.sort(order[: int(np.searchsorted(spent, self.tokens, side="right"))])
         assert self.count is not None
-        if self.count > order.size:
-            raise OptionError(f"cannot keep {self.count} of {order.size} examples")
         return np.sort(order[: self.count])
 
 
 class Strategy(Component):
     """Base class of selection strategies.
 
-    Subclasses set `name` and `needs`, take their parameters as keyword-only constructor arguments, and
-    implement `select`.
+    Subclasses set `name` and `needs`, take their parameters as keyword-only constructor arguments (documented in
+    the ``Parameters`` section of the class docstring), and implement `select`. They are registered in
+    `thresher.selection.registry.STRATEGIES` and run through `thresher.selection.run.run_strategy`, which checks
+    `needs`, the budget and the class balance before any `select`.
     """
 
     kind: ClassVar[str] = "strategy"
@@ -144,6 +161,11 @@ class Strategy(Component):
     budget_optional: ClassVar[bool] = False
     # False: the strategy cannot honour a token budget (zip).
     supports_tokens: ClassVar[bool] = True
+
+    @classmethod
+    def reads_column(cls) -> bool:
+        """True when the strategy chooses by a column of the score directory (`--by`, or a default column)."""
+        return bool(cls.needs & {IMPORTANCE, VALUES})
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Read what the strategy needs beyond the rows (a target file), once before any `select`."""
