@@ -138,7 +138,7 @@ def test_scores_of_another_input(tmp_path):
     [
         (["--strategy", "ccs", "--keep", "1", "-p", "strata"], ["-p 'strata'", "expected NAME=VALUE"]),
         (["--strategy", "ccs", "--keep", "1", "-p", "strata=many"], ["strata", "expected an integer", "'many'"]),
-        (["--keep", "1", "-p", "k1=3"], ["none of the chosen components takes 'k1'", "strategy zip"]),
+        (["--keep", "1", "-p", "k1=3"], ["none of the chosen components (top) takes 'k1'", "strategy zip"]),
         (["--keep", "1", "-p", "zip.k1=3"], ["zip is not one of the chosen components (top)"]),
         (["--strategy", "ccs", "--keep", "1", "-p", "ccs.stratta=3"], ["ccs has no parameter 'stratta'", "strata"]),
         (["--strategy", "dsir", "--keep", "1"], ["strategy dsir needs target", "-p dsir.target="]),

@@ -37,7 +37,9 @@ def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_d
 
     monkeypatch.setattr("thresher.models.embedder.load_embedder", no_loading)
     assert api.embed(corpus, embedder=str(tiny_embedder_dir), out=out).reused
-    api.score(corpus, scorers=["density"], out=out, embedder=str(tiny_embedder_dir), rows=500, hash_bits=4)
+    api.score(
+        corpus, scorers=["density"], out=out, embedder=str(tiny_embedder_dir), params={"rows": 500, "hash_bits": 4}
+    )
     density = ScoreStore.open(out).read_columns(["density"]).column("density").to_numpy()
     assert np.argmin(density) == 16  # the one text unlike the others
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from thresher.cache import cache_dir
-from thresher.components import Assignment, Chosen, ParamsLike, assignments_from_mapping, build, resolve_params
+from thresher.components import Chosen, ParamsLike, as_layers, build, resolve_params
 from thresher.config import settings_record
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
@@ -204,13 +204,11 @@ class SelectionResult:
     kept_rows: np.ndarray  # 0-based input rows kept, ascending
     kept_tokens: int | None = None
     params: dict[str, Any] = field(default_factory=dict)  # the strategy's parameters, as built
+    settings: dict[str, Any] = field(default_factory=dict)  # the call's resolved settings (settings-file format)
 
     @property
     def pruned(self) -> int:
         return self.input_rows - self.kept
-
-
-StrategyParams = Mapping[str, Any] | Sequence[Assignment] | Sequence[Sequence[Assignment]]
 
 
 def select(
@@ -228,7 +226,8 @@ def select(
     id_field: str | None = None,
     label_field: str | None = None,
     balance_classes: bool = False,
-    params: StrategyParams | None = None,
+    params: ParamsLike = None,
+    dry_run: bool = False,
 ) -> SelectionResult:
     """Select a subset of `input` with a strategy and write it in the input's format (or `out`'s suffix).
 
@@ -250,6 +249,7 @@ def select(
         balance_classes: apply the strategy within each class, with a budget proportional to the class's size.
         params: the strategy's parameters: a mapping (`{"strata": 20}` or `{"stratified.drop_hardest": 0.1}`),
             or layers of `Assignment`s from lowest to highest precedence (what the CLI passes: its `-p`s).
+        dry_run: resolve the strategy and its parameters, but read and write nothing (`--print-config`).
 
     Returns:
         What was kept, and where it went.
@@ -275,13 +275,32 @@ def select(
     strategy_class = STRATEGIES.get(strategy)
     resolved = resolve_params(
         [Chosen(strategy, strategy_class)],
-        _param_layers(params),
+        as_layers(params),
         # DSIR reads its target file with the input's text field unless told otherwise.
         forwarded={"target_text_field": fields.text},
         known=every_strategy(),
         flags={"target_text_field": "--text-field"},
     )
     built = build(strategy_class, resolved[strategy])
+    options = {
+        "input": input,
+        "scores": scores,
+        "by": by,
+        "out": out,
+        "strategy": strategy,
+        "keep": None if keep is None else str(keep),
+        "budget_tokens": budget_tokens,
+        "seed": seed,
+        "write_pruned": write_pruned,
+        "text_field": text_field,
+        "id_field": id_field,
+        "label_field": label_field,
+        "balance_classes": balance_classes or None,
+    }
+    settings = settings_record(options, {strategy: built.params_record()})
+    if dry_run:
+        empty = np.zeros(0, dtype=np.int64)
+        return SelectionResult(0, 0, by or "", strategy, Path(out), None, empty, settings=settings)
     dataset = open_dataset(input, fields)
     store.check_input(dataset.fingerprint())
 
@@ -313,19 +332,8 @@ def select(
         kept_rows=chosen,
         kept_tokens=int(inputs.costs[mask].sum()) if inputs.costs is not None else None,
         params=built.params_record(),
+        settings=settings,
     )
-
-
-def _param_layers(params: StrategyParams | None) -> list[list[Assignment]]:
-    """`select`'s `params` as layers of assignments, lowest precedence first."""
-    if params is None:
-        return []
-    if isinstance(params, Mapping):
-        return [assignments_from_mapping(params, "params")]
-    items = list(params)
-    if all(isinstance(item, Assignment) for item in items):
-        return [list(items)]  # type: ignore[arg-type]
-    return [list(layer) for layer in items]  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

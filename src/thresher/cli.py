@@ -137,47 +137,42 @@ def require(ctx: typer.Context, **values: Any) -> tuple[Any, ...]:
 
 @app.command()
 def select(
-    input: InputArg,
-    scores: Annotated[Path, typer.Option("--scores", help="Score directory made by `thresher score`.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the kept examples (format from suffix).")],
-    by: Annotated[str | None, typer.Option("--by", help="Score column to select by.")] = None,
-    keep: Annotated[
-        str | None, typer.Option("--keep", help="Fraction (0.3) or count (5000) of examples to keep.")
+    ctx: typer.Context,
+    input: InputArg = None,
+    scores: Annotated[Path | None, typer.Option("--scores", help="Score directory made by `thresher score`.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the kept examples (format from suffix).")
     ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Score column to select by.")] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="Fraction (0.3) or count (5000) to keep.")] = None,
     budget_tokens: Annotated[
         int | None, typer.Option("--budget-tokens", help="Keep examples up to this many tokens (needs n_tokens).")
     ] = None,
     strategy: Annotated[
-        str,
-        typer.Option(
-            "--strategy",
-            help="top | bottom | random | threshold | stratified (ccs) | dedup | zip | dsir | ips (see README)",
-        ),
+        str, typer.Option("--strategy", help="A strategy (`thresher strategies` lists them).")
     ] = "top",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOption = 0,
     write_pruned: Annotated[
         Path | None, typer.Option("--write-pruned", help="Also write the examples that were dropped.")
     ] = None,
-    text_field: Annotated[str | None, typer.Option("--text-field")] = None,
+    text_field: Annotated[str | None, typer.Option("--text-field", help="Default: the scores' text field.")] = None,
     id_field: IdField = None,
     label_field: LabelField = None,
     balance_classes: Annotated[
         bool, typer.Option("--balance-classes", help="Apply the strategy within each class, keeping class shares.")
     ] = False,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-p",
-            "--param",
-            help="Strategy parameter NAME=VALUE, repeatable: -p minimum=0.5, -p strata=20, -p target=wiki.jsonl.",
-        ),
-    ] = None,
+    param: ParamOption = None,
+    config: ConfigOption = None,
+    print_config: PrintConfigOption = False,
 ) -> None:
-    """Keep a subset of the input chosen by a strategy (most by a score column), written in the input's format."""
+    """Keep a subset of the input chosen by a strategy (most by a score column), written in the input's format.
+
+    Strategy parameters: -p NAME=VALUE, e.g. -p minimum=0.5, -p strata=20 (`thresher strategies NAME`).
+    """
     with user_errors():
         from thresher.api import select as run_select
-        from thresher.components import parse_assignment
 
+        input, scores, out = require(ctx, input=input, scores=scores, out=out)
         result = run_select(
             input,
             scores=scores,
@@ -192,8 +187,12 @@ def select(
             id_field=id_field,
             label_field=label_field,
             balance_classes=balance_classes,
-            params=[[parse_assignment(text) for text in param or []]],
+            params=param_layers(ctx, param),
+            dry_run=print_config,
         )
+        if print_config:
+            print_settings("select", result.settings)
+            return
         tokens = f", {result.kept_tokens:,} tokens" if result.kept_tokens is not None else ""
         pruned = f"; pruned {result.pruned} → {result.pruned_out}" if result.pruned_out else ""
         stdout.print(

@@ -510,18 +510,22 @@ def _unchosen_message(assignment: Assignment, known: Sequence[Chosen], labels: M
     return f"{assignment.source}: no component called {head!r}; chosen: {', '.join(labels) or 'none'}"
 
 
-ParamsLike = Mapping[str, Any] | Sequence[Sequence[Assignment]] | None
-"""Component parameters as the Python API takes them: a mapping (`{"strata": 20, "lm.n_layer": 4}`, one layer) or
-layers of assignments from lowest to highest precedence (what the CLI passes: settings file, then command line)."""
+ParamsLike = Mapping[str, Any] | Sequence[Assignment] | Sequence[Sequence[Assignment]] | None
+"""Component parameters as the Python API takes them: a mapping (`{"strata": 20, "lm.n_layer": 4}`, one layer),
+assignments (one layer), or layers of assignments from lowest to highest precedence (what the CLI passes: settings
+file, then command line)."""
 
 
 def as_layers(params: ParamsLike, source: str = "params") -> list[list[Assignment]]:
-    """`params` as layers of assignments."""
+    """`params` as layers of assignments, lowest precedence first."""
     if params is None:
         return []
     if isinstance(params, Mapping):
         return [assignments_from_mapping(params, source)]
-    return [list(layer) for layer in params]
+    items = list(params)
+    if all(isinstance(item, Assignment) for item in items):
+        return [list(items)]  # type: ignore[arg-type]
+    return [list(layer) for layer in items]  # type: ignore[arg-type]
 
 
 def shared_layer(values: Mapping[str, Any], flags: Mapping[str, str]) -> list[Assignment]:

@@ -176,8 +176,9 @@ def score_columns(score_dir: Path) -> pa.Table:
 def test_the_ray_engine_gives_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
     assert RAY_SCORERS, "no registered scorer runs on Ray"
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in TEXTS])
-    options = {key: contract_options[key] for key in ("model", "dtype", "device", "prompt_file", "max_tokens")}
-    common = {"scorers": RAY_SCORERS, "shard_rows": 6, **options}  # three shards, the last one short
+    options = {key: contract_options[key] for key in ("model", "dtype", "device")}
+    params = {key: contract_options[key] for key in ("prompt_file", "max_tokens")}
+    common = {"scorers": RAY_SCORERS, "shard_rows": 6, "params": params, **options}  # three shards, the last short
     thresher.score(path, out=tmp_path / "local", **common)
     thresher.score(path, out=tmp_path / "ray", engine="ray", workers=1, **common)
     local, on_ray = score_columns(tmp_path / "local"), score_columns(tmp_path / "ray")

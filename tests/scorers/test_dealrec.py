@@ -23,13 +23,15 @@ def test_dealrec_combines_the_influence_and_effort_scorers(corpus_jsonl, tiny_lm
         "model": str(tiny_lm_dir),
         "embedder": str(tiny_embedder_dir),
         "device": "cpu",
-        "epochs": 2,
-        "ihvp": "cg",
-        "hvp_steps": 30,
-        "lora_rank": 4,
     }
+    params = {"epochs": 2, "ihvp": "cg", "hvp_steps": 30, "lora_rank": 4, "lam": 0.5}
     thresher.score(
-        corpus_jsonl, scorers=["influence", "effort", "dealrec"], out=out, label_field="label", lam=0.5, **options
+        corpus_jsonl,
+        scorers=["influence", "effort", "dealrec"],
+        out=out,
+        label_field="label",
+        params=params,
+        **options,
     )
     table = ScoreStore.open(out).read_columns(
         ["influence", "effort", "dealrec", "dealrec_influence", "dealrec_effort"]
@@ -47,7 +49,7 @@ def test_dealrec_combines_the_influence_and_effort_scorers(corpus_jsonl, tiny_lm
 
 
 def test_negative_lambda_is_refused(corpus_jsonl, tiny_lm_dir, tiny_embedder_dir, tmp_path):
-    with pytest.raises(OptionError, match="--lam"):
+    with pytest.raises(OptionError, match="lam"):
         thresher.score(
             corpus_jsonl,
             scorers=["dealrec"],
@@ -55,5 +57,5 @@ def test_negative_lambda_is_refused(corpus_jsonl, tiny_lm_dir, tiny_embedder_dir
             label_field="label",
             model=str(tiny_lm_dir),
             embedder=str(tiny_embedder_dir),
-            lam=-1.0,
+            params={"lam": -1.0},
         )

@@ -35,7 +35,9 @@ def test_word_shingles():
 def test_minhash_finds_planted_near_duplicates(tmp_path):
     texts = [ARTICLE, OTHER, *SENTENCES, EDITED, ARTICLE, OTHER.upper()]
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text, "id": f"doc{i}"} for i, text in enumerate(texts)])
-    api.score(path, scorers=["minhash"], out=tmp_path / "scores", id_field="id", threshold=0.5, shingle=3)
+    api.score(
+        path, scorers=["minhash"], out=tmp_path / "scores", id_field="id", params={"threshold": 0.5, "shingle": 3}
+    )
     table = ScoreStore.open(tmp_path / "scores").read_columns(["minhash_keep", "minhash_duplicate_of"])
     keep = table.column("minhash_keep").to_numpy()
     duplicate_of = table.column("minhash_duplicate_of").to_pylist()
@@ -74,8 +76,7 @@ def test_semdedup_groups_planted_duplicates_and_info_summarises_ids(tmp_path, ti
         out=tmp_path / "scores",
         embedder=str(tiny_embedder_dir),
         device="cpu",
-        eps=0.03,
-        clusters=2,
+        params={"eps": 0.03, "clusters": 2},
     )
     store = ScoreStore.open(tmp_path / "scores")
     table = store.read_columns(["semdedup_keep", "duplicate_of", "zlib_ratio"])
@@ -112,7 +113,7 @@ def test_semdedup_with_minilm_groups_light_edits(tmp_path, monkeypatch):
     monkeypatch.setenv("THRESHER_CACHE", str(tmp_path / "cache"))
     texts = [ARTICLE, OTHER, *SENTENCES, EDITED, "the cat sat on a mat"]
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in texts])
-    api.score(path, scorers=["semdedup"], out=tmp_path / "scores", device="cpu", eps=0.05)
+    api.score(path, scorers=["semdedup"], out=tmp_path / "scores", device="cpu", params={"eps": 0.05})
     keep = ScoreStore.open(tmp_path / "scores").read_columns(["semdedup_keep"]).column("semdedup_keep").to_numpy()
     assert keep[[0, 10]].sum() == 1 and keep[[2, 11]].sum() == 1
     assert keep.sum() == len(texts) - 2
@@ -199,17 +200,17 @@ def test_cli_options_reach_the_strategies(tmp_path):
             "minhash",
             "--out",
             str(tmp_path / "m"),
-            "--num-perm",
-            "64",
-            "--threshold",
-            "0.9",
-            "--shingle",
-            "2",
+            "-p",
+            "num_perm=64",
+            "-p",
+            "threshold=0.9",
+            "-p",
+            "minhash.shingle=2",
             "--quiet",
         ],
     )
     assert scored.exit_code == 0, scored.output
     refused = runner.invoke(
-        app, ["score", str(path), "--scorer", "compression", "--out", str(tmp_path / "c"), "--eps", "0.1"]
+        app, ["score", str(path), "--scorer", "compression", "--out", str(tmp_path / "c"), "-p", "eps=0.1"]
     )
-    assert refused.exit_code == 2 and "--eps" in refused.output
+    assert refused.exit_code == 2 and "-p eps=0.1: none of the chosen components (compression)" in refused.output

@@ -22,8 +22,12 @@ def count_trainings(monkeypatch):
     return calls
 
 
-def options(embedder) -> dict:
-    return {"embedder": str(embedder), "seeds": 2, "epochs": 3, "score_epoch": 1, "device": "cpu"}
+def options(embedder, **params) -> dict:
+    return {
+        "embedder": str(embedder),
+        "device": "cpu",
+        "params": {"seeds": 2, "epochs": 3, "score_epoch": 1, **params},
+    }
 
 
 def test_all_dynamics_scores_from_one_training_match_the_record(
@@ -60,7 +64,7 @@ def test_a_later_call_reuses_the_cached_training(corpus_jsonl, tmp_path, tiny_em
     assert len(count_trainings) == 1
     assert ScoreStore.open(out).manifest["scorers"]["aum"]["provenance"]["training_reused"] is True
     # Other training parameters make another training.
-    more = {**options(tiny_embedder_dir), "epochs": 4}
+    more = options(tiny_embedder_dir, epochs=4)
     thresher.score(corpus_jsonl, scorers=["forgetting"], out=out, label_field="label", **more)
     assert len(count_trainings) == 2
 
@@ -73,7 +77,7 @@ def test_dynamics_scorers_need_labels(corpus_jsonl, tmp_path, tiny_embedder_dir)
 
 def test_cli_scores_and_selects_balanced_by_class(corpus_jsonl, tmp_path, tiny_embedder_dir):
     out = tmp_path / "scores"
-    flags = ["--embedder", str(tiny_embedder_dir), "--seeds", "1", "--epochs", "2", "--score-epoch", "1"]
+    flags = ["--embedder", str(tiny_embedder_dir), "-p", "seeds=1", "-p", "epochs=2", "-p", "score_epoch=1"]
     result = CliRunner().invoke(
         app,
         ["score", str(corpus_jsonl), "--scorer", "aum,el2n", "--label-field", "label", "--out", str(out), "--quiet"]

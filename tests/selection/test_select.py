@@ -89,7 +89,7 @@ def test_a_later_layer_of_assignments_overrides_an_earlier_one(corpus_jsonl, sco
 
 
 def test_a_parameter_the_strategy_does_not_take_names_where_it_applies(corpus_jsonl, scores):
-    with pytest.raises(OptionError, match=r"chosen components takes 'strata' \(it applies to strategy ccs"):
+    with pytest.raises(OptionError, match=r"chosen components \(top\) takes 'strata' \(it applies to strategy ccs"):
         select(corpus_jsonl, scores, by="difficulty", keep=3, strategy="top", params={"strata": 4})
     with pytest.raises(OptionError, match="zip is not one of the chosen components"):
         select(corpus_jsonl, scores, by="difficulty", keep=3, strategy="top", params={"zip.k1": 4})
