@@ -5,8 +5,8 @@ import pyarrow as pa
 import pytest
 
 from thresher.errors import StoreError
-from thresher.scorers.base import Direction, ScoreColumn, ScorerCode
 from thresher.store import ScoreStore
+from thresher.types import Direction, ScoreColumn, ScorerCode
 
 COLUMNS = (ScoreColumn("a", Direction.HIGHER, "test a"), ScoreColumn("b", Direction.LOWER, "test b"))
 INPUT = {"path": "/data/x.jsonl", "format": "jsonl", "size_bytes": 10, "blake2b": "abc", "fields": {"text": "text"}}

@@ -7,9 +7,9 @@ from thresher.cli import app
 from thresher.errors import OptionError
 from thresher.models import proxy
 from thresher.ops import dynamics
-from thresher.scorers.base import Direction
 from thresher.scorers.registry import get_scorer_class
 from thresher.store import ScoreStore
+from thresher.types import Direction
 
 DYNAMICS = ["el2n", "grand", "forgetting", "vog", "aum", "datamap", "loss"]
 
