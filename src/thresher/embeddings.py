@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from thresher.atomic import staged_dir
 from thresher.cache import cache_dir
 from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
 from thresher.types import ExampleSource, RunContext
@@ -92,7 +91,8 @@ def list_embedding_caches(where: RunContext | ScoreStore | str | Path | None) ->
     caches = []
     for directory in sorted(root.iterdir()):
         meta_path = directory / "meta.json"
-        if directory.is_dir() and meta_path.is_file():
+        # Hidden directories are staging ones (thresher.atomic), complete only once renamed.
+        if directory.is_dir() and not directory.name.startswith(".") and meta_path.is_file():
             caches.append(EmbeddingCache(directory, json.loads(meta_path.read_text())))
     return caches
 
@@ -181,16 +181,9 @@ def ensure_embeddings(
         "seconds": round(time.perf_counter() - started, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".embeddings-", dir=root))
-    try:
+    target = root / identity["key"]
+    with staged_dir(target, overwrite=True) as staging:
         np.save(staging / "vectors.npy", vectors)
         np.save(staging / "ids.npy", ids)
         (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        target = root / identity["key"]
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return EmbeddingCache(target, meta), False
