@@ -13,7 +13,6 @@ is written to a temporary directory and renamed, so an interrupted run leaves no
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thresher.atomic import staged_dir
-from thresher.cache import cache_dir
+from thresher.cache import cache_dir, cache_key
 from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
 from thresher.types import ExampleSource, RunContext
 
@@ -33,6 +32,8 @@ if TYPE_CHECKING:
     from thresher.store import ScoreStore
 
 EMBEDDINGS_DIR_NAME = "embeddings"
+# Bump when the files of a cache change (names, dtypes, meta fields): it enters the key, so old caches are not read.
+EMBEDDINGS_FORMAT = 1
 
 DEFAULT_BATCH_SIZE = 64
 # Texts embedded per call to the model, so progress can be reported and memory stays bounded.
@@ -78,8 +79,8 @@ def embedder_identity(embedder: str) -> dict[str, str]:
 
     path = resolve_embedder(embedder)
     fingerprint = _fingerprint(Path(path)) if Path(path).is_dir() else ""
-    key_source = fingerprint or f"spec:{embedder}"
-    key = hashlib.blake2b(key_source.encode(), digest_size=8).hexdigest()
+    # Keyed by the weights when there are local ones, so two paths to the same model share one matrix.
+    key = cache_key(EMBEDDINGS_DIR_NAME, {"format": EMBEDDINGS_FORMAT, "embedder": fingerprint or f"spec:{embedder}"})
     return {"embedder": embedder, "path": path, "fingerprint": fingerprint, "key": key}
 
 

@@ -3,6 +3,7 @@ import pytest
 from typer.testing import CliRunner
 
 import thresher
+from thresher.cache import cache_dir
 from thresher.cli import app
 from thresher.errors import OptionError
 from thresher.models import proxy
@@ -35,7 +36,7 @@ def test_all_dynamics_scores_from_one_training_match_the_record(
     store = ScoreStore.open(out)
     table = store.read_columns(["el2n", "grand", "forgetting", "vog", "aum", "confidence", "variability", "loss"])
     assert table.num_rows == 24
-    (record_path,) = (out / "cache" / proxy.CACHE_SUBDIR).glob("training-*.npz")
+    (record_path,) = (cache_dir(out) / proxy.CACHE_SUBDIR).glob("training-*.npz")
     record = proxy.TrainingRecord.load(record_path)
     assert record.classes == ["class-0", "class-1", "class-2"]
     column = {name: table.column(name).to_numpy() for name in table.column_names}

@@ -9,8 +9,6 @@ the score directory's cache, keyed by the options and the input, so `--scorer in
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -21,9 +19,10 @@ import numpy as np
 import torch
 
 from thresher.atomic import staged_file
+from thresher.cache import cache_key
 from thresher.errors import OptionError
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, train_head_epoch
+from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, embedder_identity, train_head_epoch
 
 CACHE_SUBDIR = "influence"
 _VERSION = 1
@@ -138,7 +137,7 @@ def load_or_train(
     features = torch.as_tensor(cached_embeddings(ids, texts, config.embedder, cache_dir=cache_dir, device=device))
     index = {label: i for i, label in enumerate(classes)}
     labels = torch.tensor([index[label] for label in raw_labels], dtype=torch.long)
-    key = _key(config, content_digest(ids, texts, raw_labels))
+    key = surrogate_key(config, content_digest(ids, texts, raw_labels))
     path = cache_dir / CACHE_SUBDIR / f"surrogate-{key}.pt" if cache_dir is not None else None
     if path is not None and path.is_file():
         stored = torch.load(path, weights_only=True)
@@ -158,12 +157,11 @@ def load_or_train(
     return Surrogate(features, labels, classes, config.hidden, state, checkpoints, key, False)
 
 
-def _key(config: SurrogateConfig, digest: str) -> str:
-    params = asdict(config)
-    embedder = Path(config.embedder)
-    params["embedder"] = str(embedder.resolve()) if embedder.exists() else config.embedder
-    payload = json.dumps({"params": params, "input": digest, "version": _VERSION}, sort_keys=True)
-    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+def surrogate_key(config: SurrogateConfig, digest: str) -> str:
+    """The cache key of a surrogate training (`thresher.cache.cache_key`): its options, the input's content digest
+    and the stored format's version."""
+    params = {**asdict(config), "embedder": embedder_identity(config.embedder)}
+    return cache_key(CACHE_SUBDIR, {"format": _VERSION, "params": params, "input": digest})
 
 
 def _save(
