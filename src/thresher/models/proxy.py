@@ -32,6 +32,7 @@ from torch import nn
 from thresher.atomic import staged_file
 from thresher.cache import cache_key
 from thresher.errors import ModelError, OptionError
+from thresher.labels import class_index, class_order
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.ops import dynamics
 
@@ -513,9 +514,9 @@ def load_or_train(
     """
     if not texts:
         raise OptionError("training dynamics need at least one example")
-    classes = sorted(set(raw_labels))
-    class_index = {label: i for i, label in enumerate(classes)}
-    labels = np.array([class_index[label] for label in raw_labels], dtype=np.int64)
+    classes = class_order(raw_labels)
+    index = class_index(classes)
+    labels = np.array([index[label] for label in raw_labels], dtype=np.int64)
     key = training_key(config, content_digest(ids, texts, raw_labels))
     path = cache_dir / CACHE_SUBDIR / f"training-{key}.npz" if cache_dir is not None else None
     if path is not None and path.is_file():

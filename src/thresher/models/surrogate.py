@@ -21,6 +21,7 @@ import torch
 from thresher.atomic import staged_file
 from thresher.cache import cache_key
 from thresher.errors import OptionError
+from thresher.labels import class_index, class_order
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, embedder_identity, train_head_epoch
 
@@ -68,7 +69,7 @@ class Surrogate:
 
     def class_indices(self, raw_labels: Sequence[Any], where: str) -> torch.Tensor:
         """Class indices of `raw_labels` in this surrogate's classes; a label it never saw is an error."""
-        index = {label: i for i, label in enumerate(self.classes)}
+        index = class_index(self.classes)
         unseen = sorted({str(label) for label in raw_labels if label not in index})
         if unseen:
             raise OptionError(f"{where}: labels not in the training data: {', '.join(unseen[:5])}")
@@ -131,11 +132,11 @@ def load_or_train(
     """
     if not texts:
         raise OptionError("the influence scorers need at least one example")
-    classes = sorted(set(raw_labels), key=str)
+    classes = class_order(raw_labels)
     if len(classes) < 2:
         raise OptionError("the influence scorers need at least two classes in --label-field")
     features = torch.as_tensor(cached_embeddings(ids, texts, config.embedder, cache_dir=cache_dir, device=device))
-    index = {label: i for i, label in enumerate(classes)}
+    index = class_index(classes)
     labels = torch.tensor([index[label] for label in raw_labels], dtype=torch.long)
     key = surrogate_key(config, content_digest(ids, texts, raw_labels))
     path = cache_dir / CACHE_SUBDIR / f"surrogate-{key}.pt" if cache_dir is not None else None
