@@ -148,9 +148,9 @@ def main() -> None:
 
 
 def _columns_of(scorer: str) -> list[str]:
-    from thresher.scorers.registry import get_scorer_class
+    from thresher.scorers.registry import SCORERS
 
-    return [column.name for column in get_scorer_class(scorer).columns]
+    return [column.name for column in SCORERS.get(scorer).columns]
 
 
 if __name__ == "__main__":

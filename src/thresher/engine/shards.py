@@ -70,7 +70,7 @@ def start_runs(
     runs = [
         store.start_run(
             scorer.name,
-            scorer.get_params(),
+            scorer.params_record(),  # plain data: nested components (dealrec's parts) as dicts
             scorer.columns,
             shard_rows=shard_rows,
             overwrite=overwrite,

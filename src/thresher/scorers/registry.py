@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Mapping
 from typing import Any
 
-from thresher.components import Registry
-from thresher.errors import OptionError
+from thresher.components import Chosen, Registry, build, describe_params, resolve_params
 from thresher.scorers.base import Scorer
 
 # name -> "module:Class"; imported lazily so `import thresher` stays light.
@@ -34,36 +33,23 @@ _BUILTIN: dict[str, str] = {
 SCORERS: Registry[Scorer] = Registry("scorer", _BUILTIN)
 
 
-def list_scorers() -> list[str]:
-    """Names of every registered scorer."""
-    return SCORERS.names()
-
-
-def get_scorer_class(name: str) -> type[Scorer]:
-    """The scorer class registered under `name`."""
-    return SCORERS.get(name)
+# -- for api.score until it resolves -p assignments itself (components.resolve_params); not for new callers ----------
 
 
 def scorer_param_names(name: str) -> set[str]:
-    """Keyword parameters that scorer `name` takes."""
-    signature = inspect.signature(get_scorer_class(name).__init__)
-    return {param.name for param in signature.parameters.values() if param.kind == param.KEYWORD_ONLY}
+    """The parameter names scorer `name` takes, those of its nested components included (`damp` for dealrec)."""
+    return {row.name.rsplit(".", 1)[-1] for row in describe_params(SCORERS.get(name))}
 
 
-def build_scorer(name: str, options: dict[str, Any]) -> Scorer:
-    """Build scorer `name` from the options that apply to it; options it does not take are ignored.
+def build_scorer(name: str, options: Mapping[str, Any]) -> Scorer:
+    """Scorer `name` built from the options that apply to it (nested components too); others are ignored.
 
     Raises `OptionError` when a parameter the scorer requires (no default) is missing.
     """
-    scorer_class = get_scorer_class(name)
-    signature = inspect.signature(scorer_class.__init__)
-    kwargs: dict[str, Any] = {}
-    for param in signature.parameters.values():
-        if param.kind != param.KEYWORD_ONLY:
-            continue
-        value = options.get(param.name)
-        if value is not None:
-            kwargs[param.name] = value
-        elif param.default is param.empty:
-            raise OptionError(f"scorer '{name}' needs --{param.name.replace('_', '-')}")
-    return scorer_class(**kwargs)
+    scorer_class = SCORERS.get(name)
+    resolved = resolve_params([Chosen(name, scorer_class)], [], forwarded=options, flags=_FLAGS)
+    return build(scorer_class, resolved[name])
+
+
+# Parameters that `thresher score` sets with a flag of their own, for "needs model: give --model" messages.
+_FLAGS = {"model": "--model"}
