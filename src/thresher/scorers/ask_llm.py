@@ -52,17 +52,27 @@ MAX_ROW_PADDING = 0.25
 class AskLlmScorer(Scorer):
     """P(yes) of an instruction-tuned LM asked whether the example is informative (higher = more important).
 
-    Args:
-        model: local model directory, `.gguf` file or Hub id of a (chat) causal LM.
-        prompt_file: a file with a custom prompt holding one `{text}` slot (default: the paper's prompt).
-        max_tokens: most tokens of the example text in the prompt; longer texts are truncated.
-        truncate_side: "right" keeps the beginning of a long text, "left" its end.
-        backend: "transformers" (batched forward passes) or "vllm".
-        dtype: "auto" (bf16 where the hardware runs it fast), "float32" or "bfloat16".
-        device: "auto", "cpu" or "cuda" (transformers backend).
-        batch_tokens: padded-token budget of one forward pass.
-        few_shot: ask the prompt first about `FEW_SHOT_EXAMPLES` (2 good texts answered yes, 2 junk texts answered
-            no) as earlier chat turns; the paper's method is zero-shot (the default).
+    Parameters
+    ----------
+    model:
+        Hugging Face id, local directory or `.gguf` file of a (chat) causal LM.
+    prompt_file:
+        A file with a custom prompt holding one {text} slot (default: the paper's prompt).
+    max_tokens:
+        Most tokens of the example in the prompt; longer examples are truncated.
+    truncate_side:
+        right (keep the start of a long example) | left (keep its end).
+    backend:
+        transformers (batched forward passes) | vllm.
+    dtype:
+        auto (bf16 where the hardware runs it fast) | float32 | bfloat16.
+    device:
+        auto | cpu | cuda (transformers backend).
+    batch_tokens:
+        Token budget of one forward pass, padding included.
+    few_shot:
+        Ask the prompt first about 4 built-in worked examples (2 good texts → yes, 2 junk → no) as earlier chat
+        turns; the paper's method is zero-shot (the default).
     """
 
     name = "ask-llm"
