@@ -35,10 +35,12 @@ import numpy as np
 import torch
 
 import thresher
+from thresher.cache import cache_dir
 from thresher.data.corpora.build import build_corpus, write_jsonl
 from thresher.data.corpora.noise import add_label_noise
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
+from thresher.embeddings import EMBEDDINGS_DIR_NAME
 from thresher.eval.harness import choose_rows, parse_methods
 from thresher.eval.targets import HIGHER_IS_BETTER
 from thresher.store import ScoreStore
@@ -197,11 +199,11 @@ def run_condition(
     data = workdir / f"{name}.jsonl"
     write_jsonl(train, data)
     scores = workdir / f"scores-{name}"
-    if embedding_cache_from is not None and not (scores / "cache" / "embeddings").exists():
+    if embedding_cache_from is not None and not (cache_dir(scores) / EMBEDDINGS_DIR_NAME).exists():
         # Same ids and texts as the clean set (only labels differ): reuse its MiniLM embeddings. The store is
         # bound to the input first, since a score directory must not hold anything before its manifest.
         ScoreStore(scores).bind_input(open_dataset(data, Fields(text="text", id="id", label="label")).fingerprint())
-        shutil.copytree(embedding_cache_from / "cache" / "embeddings", scores / "cache" / "embeddings")
+        shutil.copytree(cache_dir(embedding_cache_from) / EMBEDDINGS_DIR_NAME, cache_dir(scores) / EMBEDDINGS_DIR_NAME)
     started = time.perf_counter()
     thresher.score(
         data, scorers=SCORERS, out=scores, id_field="id", label_field="label", seed=args.seed,

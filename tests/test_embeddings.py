@@ -96,3 +96,34 @@ def test_cache_of_another_input_is_recomputed(tmp_path, tiny_embedder_dir):
     # No cache location: computed and returned, nothing written.
     ids, vectors = cached_embeddings(None, str(tiny_embedder_dir), source(SENTENCES[:2]))
     np.testing.assert_allclose(vectors, first[:2], rtol=1e-5, atol=1e-6)
+
+
+def test_an_interrupted_cache_write_leaves_no_cache_and_keeps_the_previous_one(
+    tmp_path, tiny_embedder_dir, monkeypatch
+):
+    import pyarrow as pa
+
+    def source(texts):
+        return lambda: iter([pa.record_batch({"id": [f"id-{t}" for t in texts], "text": texts})])
+
+    _, first = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[:3]))
+    (previous,) = list_embedding_caches(tmp_path)
+    real_save = np.save
+
+    def save_then_fail(path, array, *args, **kwargs):
+        real_save(path, array, *args, **kwargs)
+        if str(path).endswith("ids.npy"):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("thresher.embeddings.np.save", save_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[3:7]))
+    # The old cache was made from other examples, so it is dropped; the new one never became visible, and no
+    # staging directory is left behind.
+    assert list_embedding_caches(tmp_path) == []
+    assert [path.name for path in (tmp_path / "embeddings").iterdir()] == []
+    monkeypatch.undo()
+    ids, vectors = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[:3]))
+    (rebuilt,) = list_embedding_caches(tmp_path)
+    assert rebuilt.path == previous.path and list(ids) == [f"id-{t}" for t in SENTENCES[:3]]
+    np.testing.assert_allclose(vectors, first, rtol=1e-5, atol=1e-6)

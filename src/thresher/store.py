@@ -16,7 +16,6 @@ shards already recorded.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thresher.atomic import staged_file
 from thresher.errors import StoreError
 from thresher.provenance import package_versions, params_fingerprint
 from thresher.types import ColumnKind, Direction, ScoreColumn, ScorerCode
@@ -35,6 +35,8 @@ from thresher.types import ColumnKind, Direction, ScoreColumn, ScorerCode
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT = "thresher-scores"
 STORE_VERSION = 1
+# Shards and the manifest are written under a hidden `.NAME.XXXX.tmp` beside them and renamed (thresher.atomic).
+STAGING_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,6 @@ class ColumnInfo:
     direction: Direction | None  # None for flags and ids
     description: str
     kind: ColumnKind = ColumnKind.SCORE
-
-
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def _same_input(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
@@ -91,7 +87,8 @@ class ScoreStore:
     def _save_manifest(self) -> None:
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
-            _write_json_atomic(self.manifest_path, self.manifest)
+            with staged_file(self.manifest_path, suffix=STAGING_SUFFIX) as staging:
+                staging.write_text(json.dumps(self.manifest, indent=2, sort_keys=False, default=str) + "\n")
         except OSError as error:
             raise StoreError(f"{self.manifest_path}: cannot write the manifest ({error.strerror})") from None
 
@@ -364,12 +361,10 @@ class ScorerRun:
         table = pa.table({"id": ids, **{name: scores[name] for name in self.entry["columns"]}})
         relative = f"{self.scorer_name}/part-{index:05d}.parquet"
         path = self.store.root / relative
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
+            with staged_file(path, suffix=STAGING_SUFFIX) as staging:
+                pq.write_table(table, staging)
         except OSError as error:
-            tmp.unlink(missing_ok=True)
             raise StoreError(f"{path}: cannot write the shard ({error.strerror or error})") from None
         shards = [shard for shard in self.entry["shards"] if shard["index"] != index]
         shards.append({"index": index, "file": relative, "row_start": row_start, "rows": len(ids)})

@@ -12,9 +12,9 @@ from tests.conftest import SENTENCES, write_jsonl
 from thresher.errors import OptionError
 from thresher.models import lora
 from thresher.models.loading import load_causal_lm
-from thresher.scorers.base import RunContext
 from thresher.scorers.effort import EffortScorer
 from thresher.store import ScoreStore
+from thresher.types import RunContext
 
 # Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -7,6 +7,7 @@ import pytest
 import torch.nn.functional as F
 
 import thresher
+from thresher.cache import cache_dir
 from thresher.errors import OptionError
 from thresher.models import surrogate
 from thresher.ops import influence
@@ -35,7 +36,7 @@ def test_influence_and_tracin_end_to_end(corpus_jsonl, tiny_embedder_dir, tmp_pa
     tracin = column(out, "tracin")
     assert cg.shape == tracin.shape == (24,) and np.isfinite(cg).all() and np.isfinite(tracin).all()
     # One surrogate training shared by both scorers, cached for later runs.
-    assert len(list((out / "cache" / surrogate.CACHE_SUBDIR).glob("surrogate-*.pt"))) == 1
+    assert len(list((cache_dir(out) / surrogate.CACHE_SUBDIR).glob("surrogate-*.pt"))) == 1
 
     # LiSSA with full-batch HVPs converges to the same (H + damp·scale·I)⁻¹ as CG.
     thresher.score(
@@ -77,7 +78,7 @@ def test_influence_matches_the_ops_on_the_cached_surrogate(corpus_jsonl, tiny_em
         [r["text"] for r in records],
         [r["label"] for r in records],
         surrogate.SurrogateConfig(embedder=str(tiny_embedder_dir), epochs=2),
-        cache_dir=out / "cache",
+        cache_dir=cache_dir(out),
     )
     assert trained.from_cache
     expected = influence.influence_scores(

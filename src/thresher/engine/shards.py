@@ -72,7 +72,7 @@ def start_runs(
     runs = [
         store.start_run(
             scorer.name,
-            scorer.params_record(),
+            scorer.params_record(),  # plain data: nested components (dealrec's parts) as dicts
             scorer.columns,
             shard_rows=shard_rows,
             overwrite=overwrite,

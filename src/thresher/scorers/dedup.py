@@ -63,6 +63,21 @@ class SemDedupScorer(Scorer):
     kept one of a group is the farthest from the cluster centroid (as in the paper), ties broken by input row.
 
     Cost class: one embedding pass (GPU helps), k-means, and O(n · cluster size · dim) similarity.
+
+    Parameters
+    ----------
+    embedder:
+        sentence-transformers Hub id or local directory.
+    clusters:
+        k-means clusters (default: about one per 1000 examples).
+    eps:
+        An example is a duplicate when its cosine similarity to a kept one exceeds 1 − eps.
+    seed:
+        Seeds k-means.
+    device:
+        auto | cpu | cuda, where the embedder runs.
+    batch_size:
+        Texts per embedding batch.
     """
 
     name = "semdedup"
@@ -148,6 +163,17 @@ class MinHashScorer(Scorer):
     indexed, so every duplicate's representative is kept.
 
     Cost class: CPU only; one pass of hashing (`num_perm` hashes per shingle) and LSH queries.
+
+    Parameters
+    ----------
+    num_perm:
+        MinHash permutations per signature; more = a closer Jaccard estimate.
+    threshold:
+        Estimated Jaccard similarity at which an example is a duplicate of an earlier kept one.
+    shingle:
+        Words per shingle.
+    seed:
+        Seeds the MinHash permutations.
     """
 
     name = "minhash"
