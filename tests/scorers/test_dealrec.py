@@ -54,7 +54,14 @@ def test_dealrec_combines_the_influence_and_effort_scorers(corpus_jsonl, tiny_lm
     assert params["influence"]["label_field"] == "label" and params["effort"]["device"] == "cpu"
     # Another setting of a part is another fingerprint: refused before any training, unless --overwrite.
     with pytest.raises(StoreError, match="scorer 'dealrec' was run with other parameters"):
-        thresher.score(corpus_jsonl, scorers=["dealrec"], out=out, label_field="label", lam=0.5, **options, damp=0.02)
+        thresher.score(
+            corpus_jsonl,
+            scorers=["dealrec"],
+            out=out,
+            label_field="label",
+            params={**params, "dealrec.influence.damp": 0.02},
+            **options,
+        )
     # Selection by the combined score with coverage-enhanced sampling.
     kept = thresher.select(
         corpus_jsonl, scores=out, by="dealrec", keep=0.5, strategy="stratified", out=tmp_path / "k.jsonl"
