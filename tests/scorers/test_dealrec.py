@@ -48,10 +48,12 @@ def test_dealrec_combines_the_influence_and_effort_scorers(corpus_jsonl, tiny_lm
     expected = min_max(columns["influence"]) + 0.5 * min_max(columns["effort"])
     np.testing.assert_allclose(columns["dealrec"], expected, rtol=1e-5, atol=1e-6)
     # The manifest records the parts' parameters nested under their names, as the user sets them.
-    params = json.loads((out / "manifest.json").read_text())["scorers"]["dealrec"]["params"]
-    assert params["lam"] == 0.5 and params["influence"]["ihvp"] == "cg" and params["influence"]["hvp_steps"] == 30
-    assert params["effort"]["lora_rank"] == 4 and params["effort"]["model"] == str(tiny_lm_dir)
-    assert params["influence"]["label_field"] == "label" and params["effort"]["device"] == "cpu"
+    recorded = json.loads((out / "manifest.json").read_text())["scorers"]["dealrec"]["params"]
+    assert (
+        recorded["lam"] == 0.5 and recorded["influence"]["ihvp"] == "cg" and recorded["influence"]["hvp_steps"] == 30
+    )
+    assert recorded["effort"]["lora_rank"] == 4 and recorded["effort"]["model"] == str(tiny_lm_dir)
+    assert recorded["influence"]["label_field"] == "label" and recorded["effort"]["device"] == "cpu"
     # Another setting of a part is another fingerprint: refused before any training, unless --overwrite.
     with pytest.raises(StoreError, match="scorer 'dealrec' was run with other parameters"):
         thresher.score(
