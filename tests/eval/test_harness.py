@@ -12,10 +12,11 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import SENTENCES, write_jsonl
+from thresher.api import evaluate
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
-from thresher.eval import evaluate, parse_keeps, parse_methods, split_by_id
+from thresher.eval import parse_keeps, parse_methods, split_by_id
 from thresher.scorers.base import Direction, ScoreColumn
 from thresher.store import ScoreStore
 
@@ -169,7 +170,7 @@ def test_eval_file_needs_no_id_field(labelled, tmp_path, tiny_embedder_dir):
         id_field="rid",
         eval_file=held_out,
         embedder=str(tiny_embedder_dir),
-        classify_options={"epochs": 2},
+        params={"epochs": 2},
         **options,
     )
     assert result.config["train_examples"] == 120 and result.config["eval_examples"] == 2
@@ -200,7 +201,7 @@ def test_lm_task_runs_end_to_end(tmp_path, budget):
         seeds=1,
         eval_split=0.2,
         budget=budget,
-        lm_options=lm_options,
+        params=lm_options,
     )
     full = next(run for run in result.runs if run.method == "full")
     half = next(run for run in result.runs if run.method == "random")
@@ -246,11 +247,11 @@ def test_cli_eval_writes_the_report_and_turns_bad_options_into_exit_code_2(label
 
 
 def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny_embedder_dir, monkeypatch):
-    from thresher.eval.targets import ClassifyTarget
+    from thresher.eval.classify import PreparedClassify
 
     write_label_column(labelled, tmp_path / "scores")
     trained = []
-    monkeypatch.setattr(ClassifyTarget, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
+    monkeypatch.setattr(PreparedClassify, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
     with pytest.raises(OptionError, match="after dropping the hardest"):
         # Dropping the hardest half leaves too few rows to keep 0.9 of the training part.
         evaluate(
@@ -263,7 +264,7 @@ def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny
             scores=tmp_path / "scores",
             label_field="label",
             embedder=str(tiny_embedder_dir),
-            strategy_options={"drop_hardest": 0.5},
+            params={"drop_hardest": 0.5},
         )
     assert trained == [] and not (tmp_path / "report").exists()
 
@@ -277,7 +278,7 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
         "eval_split": 0.25,
         "label_field": "label",
         "embedder": str(tiny_embedder_dir),
-        "classify_options": {"epochs": 5},
+        "params": {"epochs": 5},
     }
     serial = evaluate(labelled, out=tmp_path / "serial", **options)
     parallel = evaluate(labelled, out=tmp_path / "parallel", jobs=2, **options)
@@ -291,14 +292,19 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
 
 
 def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, tiny_embedder_dir):
-    from thresher.eval.harness import Method, choose_rows
+    from thresher.eval.choose import build_strategies, choose_rows
+    from thresher.eval.plan import Method
+    from thresher.selection.base import StrategyInputs, TextList
     from thresher.selection.zip import zip_select
 
     texts = [f"{word} " * (i % 7 + 1) + f"tail {i}" for i, word in enumerate(WORDS_A * 3)]
-    zip_rows = choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None, texts=texts)
+    inputs = StrategyInputs(len(texts), texts=TextList(texts))
+    method = Method("zip", None, "zip")
+    zip_strategy = build_strategies([method], {})["zip"]
+    zip_rows = choose_rows(method, 0.3, 0, inputs, zip_strategy)
     assert zip_rows.tolist() == sorted(zip_select(texts, round(0.3 * len(texts))))
     with pytest.raises(OptionError, match="needs the training texts"):
-        choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None)
+        choose_rows(method, 0.3, 0, StrategyInputs(len(texts)), zip_strategy)
 
     write_label_column(labelled, tmp_path / "scores")
     target = write_jsonl(tmp_path / "target.jsonl", [{"text": sentence} for sentence in SENTENCES[4:]])
@@ -313,8 +319,7 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
         eval_split=0.25,
         label_field="label",
         embedder=str(tiny_embedder_dir),
-        classify_options={"epochs": 2},
-        strategy_options={"target": str(target)},
+        params={"epochs": 2, "target": str(target)},
     )
     n_train = result.config["train_examples"]
     assert {run.method: run.kept for run in result.runs} == {
