@@ -212,9 +212,11 @@ def main() -> None:
             seeds=args.seeds,
             full_seeds=1,
             seed=args.seed,
-            strategy_options={"strata": 50, "drop_hardest": 0.1},
-            sft_options={
-                "model": str(gguf),
+            model=str(gguf),
+            device="cpu",
+            params={
+                "strata": 50,
+                "drop_hardest": 0.1,
                 "lora_target": "q_proj,v_proj",
                 "lora_rank": 8,
                 "epochs": 1.0,
@@ -224,7 +226,6 @@ def main() -> None:
                 "max_length": 64,
                 "eval_batch_size": 25,
                 "dtype": "float32",
-                "device": "cpu",
             },
             show_progress=True,
         )

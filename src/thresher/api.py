@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from thresher.selection.keep import parse_keep
 from thresher.selection.registry import STRATEGIES, every_strategy
 from thresher.selection.run import run_strategy
 from thresher.store import ScoreStore
+
+if TYPE_CHECKING:
+    from thresher.components import Assignment
+    from thresher.eval.results import EvalResult
 
 
 def score(
@@ -379,12 +383,95 @@ def embed(
     )
 
 
-def evaluate(input: str | Path, **options: Any) -> Any:
+def evaluate(
+    input: str | Path,
+    *,
+    task: str,
+    out: str | Path,
+    methods: str | Sequence[str] = "random,full",
+    keep: str | Sequence[float] = (0.1, 0.3, 0.5),
+    seeds: int = 3,
+    full_seeds: int | None = None,
+    scores: str | Path | None = None,
+    eval_split: float | None = 0.1,
+    eval_file: str | Path | None = None,
+    text_field: str = "text",
+    id_field: str | None = None,
+    label_field: str | None = None,
+    response_field: str | None = None,
+    budget: str = "epochs",
+    seed: int = 0,
+    jobs: int = 1,
+    params: Mapping[str, Any] | Sequence[Sequence[Assignment]] | Sequence[Assignment] | None = None,
+    embedder: str | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    show_progress: bool = False,
+    dry_run: bool = False,
+) -> EvalResult:
     """Train a target model on the subsets each method selects and report held-out quality (`thresher eval`).
 
-    See `thresher.eval.harness.evaluate` for the options; returns its `EvalResult`.
+    Args:
+        input: the data (any format `thresher score` reads); methods choose from its training part.
+        task: a registered eval target (`thresher.eval.registry.TARGETS`): "classify" (MLP head on sentence
+            embeddings; accuracy, macro-F1), "lm" (a small GPT-2 trained from scratch; held-out NLL per token and
+            bits per byte) or "sft" (LoRA fine-tuning of a causal LM on prompt/response pairs; held-out response
+            NLL per token, and accuracy when the responses are class labels).
+        out: report directory: results.json, curves.png, report.html.
+        methods: "random", "full", "zip", "dsir", "COLUMN[:strategy]" (strategy top by default), comma-separated.
+        keep: keep ratios in (0, 1].
+        seeds: runs per (method, ratio); run i uses seed `seed + i` for both selection and training.
+        full_seeds: runs of the `full` method (default `seeds`): full data costs the most.
+        scores: score directory of `input`, needed by column methods.
+        eval_split: fraction held out by a seeded hash of each id (ignored with `eval_file`).
+        eval_file: a separate held-out file, read with the same text and label fields (ids not needed).
+        text_field, id_field: the fields of the text (sft: the prompt) and of a unique id.
+        label_field: the class of each example, for targets that read labels (classify).
+        response_field: the response to each prompt, for targets that read responses (sft).
+        budget: "epochs" (the same epochs per run) or, where the target supports it (lm), "tokens" (as many
+            trained tokens as the full-data run).
+        seed: the first run's seed, and the seed of the held-out split.
+        jobs: training runs at once, in spawned worker processes (`thresher.eval.parallel`); results equal the
+            one-process ones up to float summation order.
+        params: parameters of the target and of the methods' strategies: a mapping (`{"lm.n_layer": 1,
+            "strata": 20}`) or layers of `Assignment`s from lowest precedence (the CLI passes its `-p` layer). A
+            bare name goes to every chosen component that takes it; one that none takes is an `OptionError`.
+        embedder, model, device: the shared settings of the same name (classify's embedder, sft's model, where
+            the target runs); giving one the chosen target does not take is an `OptionError`.
+        show_progress: report the runs and their ETA on stderr.
+        dry_run: resolve the settings and build the target and strategies, but read, train and write nothing
+            (`--print-config`); the result has no runs, and its `settings` are what a real run would record.
+
+    Returns:
+        An `EvalResult`; the same data are in `out/results.json`, which records every resolved setting.
     """
     # Imported here so that `score` and `select` never load the harness, its plots, or scikit-learn.
-    from thresher.eval.harness import evaluate as run_evaluate
+    from thresher.eval.config import EvalConfig
+    from thresher.eval.harness import describe_evaluation, run_evaluation
+    from thresher.eval.params import param_layers
+    from thresher.eval.plan import method_names, parse_keeps
 
-    return run_evaluate(input, **options)
+    config = EvalConfig(
+        input=Path(input),
+        task=task,
+        methods=method_names(methods),
+        keep=tuple(parse_keeps(keep)),
+        seeds=seeds,
+        full_seeds=full_seeds,
+        scores=Path(scores) if scores is not None else None,
+        eval_split=None if eval_file is not None else eval_split,
+        eval_file=Path(eval_file) if eval_file is not None else None,
+        text_field=text_field,
+        id_field=id_field,
+        label_field=label_field,
+        response_field=response_field,
+        budget=budget,
+        seed=seed,
+        jobs=jobs,
+    )
+    config.validate()
+    flags = {"embedder": embedder, "model": model, "device": device}
+    config = config.with_params(param_layers(params), flags)
+    if dry_run:
+        return describe_evaluation(config, out=out)
+    return run_evaluation(config, out=out, show_progress=show_progress)

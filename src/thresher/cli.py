@@ -232,101 +232,54 @@ def embed(
         stdout.print(f"{result.rows} embeddings of dimension {result.dimension} ({note}) → {result.path}")
 
 
-def _sft_options(
-    model: str | None,
-    lora_target: str | None,
-    lora_rank: int | None,
-    lora_layers: int | None,
-    epochs: float | None,
-    min_steps: int | None,
-) -> dict[str, object]:
-    """The sft target's options that were given on the command line."""
-    given = {
-        "model": model,
-        "lora_target": lora_target,
-        "lora_rank": lora_rank,
-        "lora_layers": lora_layers,
-        "epochs": epochs,
-        "min_steps": min_steps,
-    }
-    return {name: value for name, value in given.items() if value is not None}
-
-
 @app.command("eval")
 def eval_command(
-    input: InputArg,
+    ctx: typer.Context,
+    input: InputArg = None,
     task: Annotated[
-        str, typer.Option("--task", help="classify (MLP head on embeddings) | lm (small GPT) | sft (LoRA on an LM).")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Report directory: results.json, curves.png, report.html.")],
+        str | None, typer.Option("--task", help="An eval target: classify | lm | sft (`thresher targets`).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report dir: results.json, curves.png, report.html.")
+    ] = None,
     methods: Annotated[
-        str,
-        typer.Option(
-            "--methods",
-            help="random, full, zip, dsir, COLUMN[:strategy] (strategy top by default), comma-separated.",
-        ),
+        str, typer.Option("--methods", help="full, random, zip, dsir, dedup, COLUMN[:strategy], comma-separated.")
     ] = "random,full",
     keep: Annotated[str, typer.Option("--keep", help="Keep ratios in (0, 1], comma-separated.")] = "0.1,0.3,0.5",
     seeds: Annotated[
         int, typer.Option("--seeds", help="Runs per method and ratio (seeds --seed, --seed+1, ...).")
     ] = 3,
-    scores: Annotated[
-        Path | None, typer.Option("--scores", help="Score directory of INPUT (for COLUMN methods).")
-    ] = None,
-    eval_split: Annotated[
-        float, typer.Option("--eval-split", help="Fraction held out, by a seeded hash of each id.")
-    ] = 0.1,
-    eval_file: Annotated[
-        Path | None, typer.Option("--eval-file", help="A separate held-out file (replaces --eval-split).")
-    ] = None,
+    full_seeds: Annotated[int | None, typer.Option("--full-seeds", help="Runs of full (default --seeds).")] = None,
+    scores: Annotated[Path | None, typer.Option("--scores", help="Score directory of INPUT (COLUMN methods).")] = None,
+    eval_split: Annotated[float, typer.Option("--eval-split", help="Fraction held out by id hash.")] = 0.1,
+    eval_file: Annotated[Path | None, typer.Option("--eval-file", help="A held-out file instead.")] = None,
+    budget: Annotated[
+        str, typer.Option("--budget", help="epochs (same epochs per run) | tokens (lm: same tokens as full data).")
+    ] = "epochs",
+    jobs: Annotated[int, typer.Option("--jobs", help="Training runs at once, in worker processes.")] = 1,
     text_field: TextField = "text",
     id_field: IdField = None,
     label_field: LabelField = None,
-    embedder: Annotated[
-        str | None, typer.Option("--embedder", help="classify: sentence-transformers id or dir.")
-    ] = None,
-    budget: Annotated[
-        str, typer.Option("--budget", help="lm: epochs (same epochs per run) | tokens (same tokens as full data).")
-    ] = "epochs",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    device: Annotated[str, typer.Option("--device", help="classify embedder: auto | cpu | cuda")] = "auto",
-    response_field: Annotated[
-        str | None, typer.Option("--response-field", help="sft: field with the response to the --text-field prompt.")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", help="sft: causal LM id, dir or .gguf (default: bundled SmolLM2).")
-    ] = None,
-    lora_target: Annotated[
-        str | None, typer.Option("--lora-target", help="sft: LoRA modules (default v_proj / c_attn).")
-    ] = None,
-    lora_rank: Annotated[int | None, typer.Option("--lora-rank", help="sft: LoRA rank (8).")] = None,
-    lora_layers: Annotated[
-        int | None, typer.Option("--lora-layers", help="sft: LoRA on the last K blocks (default: all).")
-    ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="sft: epochs over each subset (1).")] = None,
-    min_steps: Annotated[
-        int | None, typer.Option("--min-steps", help="sft: repeat small subsets up to this many steps (0).")
-    ] = None,
-    full_seeds: Annotated[
-        int | None, typer.Option("--full-seeds", help="Runs of the full method (default --seeds).")
-    ] = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", help="Training runs at once, in worker processes sharing the CPU cores.")
-    ] = 1,
-    minimum: Annotated[float | None, typer.Option("--min", help="threshold methods: lowest value kept.")] = None,
-    maximum: Annotated[float | None, typer.Option("--max", help="threshold methods: highest value kept.")] = None,
-    strata: Annotated[int | None, typer.Option("--strata", help="stratified/ccs methods: score strata (50).")] = None,
-    drop_hardest: Annotated[
-        float | None, typer.Option("--drop-hardest", help="stratified/ccs methods: first drop this fraction.")
-    ] = None,
-    temperature: Annotated[float | None, typer.Option("--temperature", help="ips methods: temperature (1.0).")] = None,
-    target: Annotated[Path | None, typer.Option("--target", help="dsir method: file of target-like examples.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    response_field: ResponseField = None,
+    embedder: EmbedderOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = None,
+    seed: SeedOption = 0,
+    param: ParamOption = None,
+    config: ConfigOption = None,
+    print_config: PrintConfigOption = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Train a target model on the subsets each method keeps and compare them on held-out data."""
+    """Train a target model on the subsets each method keeps and compare them on held-out data.
+
+    Target and strategy parameters: -p NAME=VALUE, e.g. -p lm.n_layer=4, -p strata=20 (`thresher targets NAME`).
+    """
     with user_errors():
         from thresher.api import evaluate
+        from thresher.eval.params import FLAGS
 
+        input, task, out = require(ctx, input=input, task=task, out=out)
+        shared = {"embedder": embedder, "model": model, "device": device}
         result = evaluate(
             input,
             task=task,
@@ -334,34 +287,24 @@ def eval_command(
             methods=methods,
             keep=keep,
             seeds=seeds,
+            full_seeds=full_seeds,
             scores=scores,
             eval_split=eval_split,
             eval_file=eval_file,
             text_field=text_field,
             id_field=id_field,
             label_field=label_field,
-            embedder=embedder,
+            response_field=response_field,
             budget=budget,
             seed=seed,
-            device=device,
-            response_field=response_field,
-            sft_options=_sft_options(model, lora_target, lora_rank, lora_layers, epochs, min_steps),
-            full_seeds=full_seeds,
             jobs=jobs,
-            strategy_options={
-                name: value
-                for name, value in {
-                    "minimum": minimum,
-                    "maximum": maximum,
-                    "strata": strata,
-                    "drop_hardest": drop_hardest,
-                    "temperature": temperature,
-                    "target": str(target) if target is not None else None,
-                }.items()
-                if value is not None
-            },
+            params=param_layers(ctx, param, shared, FLAGS),
             show_progress=not quiet,
+            dry_run=print_config,
         )
+        if print_config:
+            print_settings("eval", result.settings)
+            return
         stdout.print(f"{len(result.runs)} runs, {result.config['seconds']:.0f} s → {out / 'report.html'}")
 
 

@@ -12,10 +12,12 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import SENTENCES, write_jsonl
+from thresher.api import evaluate
+from thresher.components import assignments_from_mapping
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
-from thresher.eval import evaluate, parse_keeps, parse_methods, split_by_id
+from thresher.eval import parse_keeps, parse_methods, split_by_id
 from thresher.scorers.base import Direction, ScoreColumn
 from thresher.store import ScoreStore
 from thresher.types import ColumnKind
@@ -85,7 +87,7 @@ def test_parse_methods_and_keeps():
     assert parse_keeps("0.5,0.1,0.3") == [0.1, 0.3, 0.5]
     with pytest.raises(OptionError, match="no score column 'missing'"):
         parse_methods("random,missing", ["nll_mean"])
-    with pytest.raises(OptionError, match="strategy 'zip'"):
+    with pytest.raises(OptionError, match="zip chooses without a score column"):
         parse_methods("nll_mean:zip", ["nll_mean"])
     for bad in ("0", "1.5", "-0.1", "abc"):
         with pytest.raises(OptionError, match="--keep"):
@@ -175,7 +177,7 @@ def test_eval_file_needs_no_id_field(labelled, tmp_path, tiny_embedder_dir):
         id_field="rid",
         eval_file=held_out,
         embedder=str(tiny_embedder_dir),
-        classify_options={"epochs": 2},
+        params={"epochs": 2},
         **options,
     )
     assert result.config["train_examples"] == 120 and result.config["eval_examples"] == 2
@@ -206,7 +208,7 @@ def test_lm_task_runs_end_to_end(tmp_path, budget):
         seeds=1,
         eval_split=0.2,
         budget=budget,
-        lm_options=lm_options,
+        params=lm_options,
     )
     full = next(run for run in result.runs if run.method == "full")
     half = next(run for run in result.runs if run.method == "random")
@@ -252,11 +254,11 @@ def test_cli_eval_writes_the_report_and_turns_bad_options_into_exit_code_2(label
 
 
 def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny_embedder_dir, monkeypatch):
-    from thresher.eval.targets import ClassifyTarget
+    from thresher.eval.classify import PreparedClassify
 
     write_label_column(labelled, tmp_path / "scores")
     trained = []
-    monkeypatch.setattr(ClassifyTarget, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
+    monkeypatch.setattr(PreparedClassify, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
     with pytest.raises(OptionError, match="after dropping the hardest"):
         # Dropping the hardest half leaves too few rows to keep 0.9 of the training part.
         evaluate(
@@ -269,7 +271,7 @@ def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny
             scores=tmp_path / "scores",
             label_field="label",
             embedder=str(tiny_embedder_dir),
-            strategy_options={"drop_hardest": 0.5},
+            params={"drop_hardest": 0.5},
         )
     assert trained == [] and not (tmp_path / "report").exists()
 
@@ -283,7 +285,7 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
         "eval_split": 0.25,
         "label_field": "label",
         "embedder": str(tiny_embedder_dir),
-        "classify_options": {"epochs": 5},
+        "params": {"epochs": 5},
     }
     serial = evaluate(labelled, out=tmp_path / "serial", **options)
     parallel = evaluate(labelled, out=tmp_path / "parallel", jobs=2, **options)
@@ -297,14 +299,19 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
 
 
 def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, tiny_embedder_dir):
-    from thresher.eval.harness import Method, choose_rows
+    from thresher.eval.choose import build_strategies, choose_rows
+    from thresher.eval.plan import Method
+    from thresher.selection.base import StrategyInputs, TextList
     from thresher.selection.zip import zip_select
 
     texts = [f"{word} " * (i % 7 + 1) + f"tail {i}" for i, word in enumerate(WORDS_A * 3)]
-    zip_rows = choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None, texts=texts)
+    inputs = StrategyInputs(len(texts), texts=TextList(texts))
+    method = Method("zip", None, "zip")
+    zip_strategy = build_strategies([method], {})["zip"]
+    zip_rows = choose_rows(method, 0.3, 0, inputs, zip_strategy)
     assert zip_rows.tolist() == sorted(zip_select(texts, round(0.3 * len(texts))))
-    with pytest.raises(OptionError, match="needs the training texts"):
-        choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None)
+    with pytest.raises(OptionError, match="needs the example texts"):
+        choose_rows(method, 0.3, 0, StrategyInputs(len(texts)), zip_strategy)
 
     write_label_column(labelled, tmp_path / "scores")
     target = write_jsonl(tmp_path / "target.jsonl", [{"text": sentence} for sentence in SENTENCES[4:]])
@@ -319,8 +326,7 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
         eval_split=0.25,
         label_field="label",
         embedder=str(tiny_embedder_dir),
-        classify_options={"epochs": 2},
-        strategy_options={"target": str(target)},
+        params={"epochs": 2, "target": str(target)},
     )
     n_train = result.config["train_examples"]
     assert {run.method: run.kept for run in result.runs} == {
@@ -352,27 +358,36 @@ def test_methods_are_strategies_from_the_registry():
         parse_methods("nll_mean:dedup", infos)
     with pytest.raises(OptionError, match="holds ids"):
         parse_methods("minhash_duplicate_of:dedup", infos)
-    with pytest.raises(OptionError, match="strategy 'random' chooses without a score column"):
+    with pytest.raises(OptionError, match="random chooses without a score column"):
         parse_methods("nll_mean:random", infos)
     with pytest.raises(OptionError, match="--methods dedup: no semdedup_keep or minhash_keep column"):
         parse_methods("dedup", ["nll_mean"])
 
 
 def test_strategy_options_are_resolved_against_the_methods_strategies():
-    from thresher.eval.harness import Method, check_strategy_options, choose_rows
+    from thresher.eval.choose import build_strategies, choose_rows, training_inputs
+    from thresher.eval.data import TrainingColumn
+    from thresher.eval.params import resolve_eval_params
+    from thresher.selection.base import StrategyInputs
     from thresher.selection.strategies import select_stratified
 
-    methods = parse_methods("random,full,score:ccs", ["score"])
-    check_strategy_options(methods, {"drop_hardest": 0.2, "ccs.strata": 5})
+    names = ["random", "full", "score:ccs"]
+    methods = parse_methods(",".join(names), ["score"])
+    _, params = resolve_eval_params(
+        "lm", names, [assignments_from_mapping({"drop_hardest": 0.2, "ccs.strata": 5}, "p")], {}
+    )
+    assert params["ccs"] == {"strata": 5, "drop_hardest": 0.2}
     with pytest.raises(OptionError, match=r"takes 'temperature' \(it applies to strategy ips\)"):
-        check_strategy_options(methods, {"temperature": 2.0})
+        resolve_eval_params("lm", names, [assignments_from_mapping({"temperature": 2.0}, "p")], {})
     with pytest.raises(OptionError, match="drop_hardest: expected a number"):
-        check_strategy_options(methods, {"drop_hardest": "most"})
+        resolve_eval_params("lm", names, [assignments_from_mapping({"drop_hardest": "most"}, "p")], {})
 
+    strategies = build_strategies(methods, params)
     values = np.random.default_rng(0).normal(size=50)
-    options = {"drop_hardest": 0.2, "ccs.strata": 5, "temperature": 2.0}  # temperature is some other method's
-    rows = choose_rows(Method("score:ccs", "score", "ccs"), 0.3, 7, 50, values, Direction.LOWER, options)
+    column = TrainingColumn(values, Direction.LOWER)
+    ccs = methods[2]
+    rows = choose_rows(ccs, 0.3, 7, training_inputs(type(strategies["ccs"]), column, None), strategies["ccs"])
     expected = select_stratified(-values, 15, np.random.default_rng(7), strata=5, drop_hardest=0.2)
     assert rows.tolist() == expected.tolist()
-    random_rows = choose_rows(Method("random", None, "random"), 0.3, 7, 50, None, None, options)
+    random_rows = choose_rows(methods[0], 0.3, 7, StrategyInputs(50), strategies["random"])
     assert random_rows.tolist() == np.sort(np.random.default_rng(7).permutation(50)[:15]).tolist()
