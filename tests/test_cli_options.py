@@ -21,8 +21,10 @@ from typer.testing import CliRunner
 
 from thresher.cli import app
 from thresher.components import ParamSpec, _union_members
+from thresher.eval.registry import TARGETS
 from thresher.scorers.base import Scorer
 from thresher.scorers.registry import SCORERS
+from thresher.selection.registry import STRATEGIES
 from thresher.types import Direction, ScoreColumn
 
 runner = CliRunner()
@@ -42,8 +44,14 @@ def flat_params(cls: type, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str
     return rows
 
 
+# Parameters whose values depend on others' (a width divisible by the heads, a floor below the peak rate).
+VALID_VALUES = {"n_head": "4", "n_embd": "96", "min_learning_rate": "0.0001"}
+
+
 def other_value(spec: ParamSpec) -> str:
     """A valid command-line value different from the parameter's default."""
+    if spec.name in VALID_VALUES:
+        return VALID_VALUES[spec.name]
     members = [member for member in _union_members(spec.annotation) if member is not type(None)]
     kind = members[0]
     if typing.get_origin(kind) is Literal:
@@ -59,10 +67,17 @@ def other_value(spec: ParamSpec) -> str:
     return f"x-{spec.name}"
 
 
-def required_flags(cls: type, setting: tuple[str, ...]) -> list[str]:
-    """Flags that give the component's required parameters (a model) other than the one being set."""
-    required = [path for path, spec in flat_params(cls) if spec.required and path != setting]
-    return ["--model", "some-model"] if required else []
+def required_flags(cls: type, setting: tuple[str, ...], label: str = "") -> list[str]:
+    """Flags that give the component's required parameters other than the one being set: `--model` for a model,
+    `-p label.param=...` for the others (a DSIR target file)."""
+    flags: list[str] = []
+    for path, spec in flat_params(cls):
+        if spec.required and path != setting:
+            dotted = ".".join(path)
+            flags += (
+                ["--model", "some-model"] if path[-1] == "model" else ["-p", f"{label}.{dotted}={other_value(spec)}"]
+            )
+    return flags
 
 
 def printed_params(output: str, command: str, label: str) -> dict[str, Any]:
@@ -97,6 +112,46 @@ def test_every_scorer_parameter_reaches_the_scorer_through_p_and_through_config(
     by_file = invoke(*base, *required_flags(SCORERS.get(name), path), "--config", settings, "--print-config")
     assert by_file.exit_code == 0, by_file.output
     assert dig(printed_params(by_file.output, "score", name), path) == expected
+
+
+# select: one strategy, its parameters under its name; eval: the target under the task, strategies under theirs.
+STRATEGY_PARAMS = [
+    (name, path, spec) for name in STRATEGIES.names() for path, spec in flat_params(STRATEGIES.get(name))
+]
+TARGET_PARAMS = [(name, path, spec) for name in TARGETS.names() for path, spec in flat_params(TARGETS.get(name))]
+
+
+def command_for(kind: str, name: str, tmp_path: Path) -> list[object]:
+    if kind == "select":
+        return ["select", tmp_path / "in.jsonl", "--scores", tmp_path / "s", "--out", tmp_path / "k.jsonl",
+                "--strategy", name, "--keep", "0.5"]  # fmt: skip
+    reads = getattr(TARGETS.get(name), "reads", None)
+    fields = {"labels": ["--label-field", "label"], "responses": ["--response-field", "response"]}.get(reads, [])
+    return ["eval", tmp_path / "in.jsonl", "--task", name, "--out", tmp_path / "r", "--methods", "random", *fields]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "path", "spec"),
+    [("select", *row) for row in STRATEGY_PARAMS] + [("eval", *row) for row in TARGET_PARAMS],
+    ids=[f"strategy-{n}.{'.'.join(p)}" for n, p, _ in STRATEGY_PARAMS]
+    + [f"target-{n}.{'.'.join(p)}" for n, p, _ in TARGET_PARAMS],
+)
+def test_every_strategy_and_target_parameter_reaches_it_through_p_and_through_config(tmp_path, kind, name, path, spec):
+    value = other_value(spec)
+    expected = spec.coerce(value, "test")
+    expected = str(expected) if isinstance(expected, Path) else expected
+    cls = STRATEGIES.get(name) if kind == "select" else TARGETS.get(name)
+    label = cls.name if kind == "eval" else name
+    base = [*command_for(kind, name, tmp_path), *required_flags(cls, path, label)]
+    by_flag = invoke(*base, "-p", f"{label}.{'.'.join(path)}={value}", "--print-config")
+    assert by_flag.exit_code == 0, by_flag.output
+    assert dig(printed_params(by_flag.output, kind, label), path) == expected
+
+    settings = tmp_path / "study.yaml"
+    settings.write_text(yaml.safe_dump({kind: {"params": {f"{label}.{'.'.join(path)}": value}}}))
+    by_file = invoke(*base, "--config", settings, "--print-config")
+    assert by_file.exit_code == 0, by_file.output
+    assert dig(printed_params(by_file.output, kind, label), path) == expected
 
 
 def test_flags_override_the_settings_file_and_the_manifest_records_what_ran(tmp_path, corpus_jsonl):
@@ -202,3 +257,20 @@ def test_a_registered_scorer_is_listed_described_and_run_with_its_parameters(tmp
     values = ScoreStore.open(out).read_columns(["test_length"]).column("test_length").to_pylist()
     texts = [json.loads(line)["text"] for line in corpus_jsonl.read_text().splitlines()]
     assert values == [2.5 * len(text) for text in texts]
+
+
+LISTED = [("scorers", SCORERS), ("strategies", STRATEGIES), ("targets", TARGETS)]
+
+
+@pytest.mark.parametrize(("kind", "registry"), LISTED, ids=[kind for kind, _ in LISTED])
+def test_every_component_is_listed_and_described_with_its_parameters(kind, registry):
+    listing = runner.invoke(app, [kind], terminal_width=200)
+    assert listing.exit_code == 0, listing.output
+    for name in registry.names():
+        assert name in listing.output
+        described = runner.invoke(app, [kind, name], terminal_width=200)
+        assert described.exit_code == 0, described.output
+        for path, _ in flat_params(registry.get(name)):
+            assert ".".join(path) in described.output, (name, path)
+    unknown = runner.invoke(app, [kind, "no-such-one"])
+    assert unknown.exit_code == 2 and "unknown" in unknown.output

@@ -18,9 +18,9 @@ from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorer
 from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.build import build_scorers, parse_names
-from thresher.selection.base import Budget
+from thresher.selection.base import Budget, Strategy
 from thresher.selection.inputs import choose_column, dataset_labels, inputs_from_store
-from thresher.selection.keep import parse_keep
+from thresher.selection.keep import KeepSpec, parse_keep
 from thresher.selection.registry import STRATEGIES, every_strategy
 from thresher.selection.run import run_strategy
 from thresher.store import ScoreStore
@@ -269,23 +269,15 @@ def select(
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
     keep_spec = parse_keep(str(keep)) if keep is not None else None
 
-    store = ScoreStore.open(scores)
-    recorded_fields = store.manifest.get("input", {}).get("fields", {})
+    # A dry run reads nothing: the fields default to the ones given (the score directory may not exist yet).
+    store = ScoreStore.open(scores) if not dry_run else None
+    recorded_fields = store.manifest.get("input", {}).get("fields", {}) if store is not None else {}
     fields = Fields(
         text=text_field or recorded_fields.get("text", "text"),
         id=id_field if id_field is not None else recorded_fields.get("id"),
         label=label_field if label_field is not None else recorded_fields.get("label"),
     )
-    strategy_class = STRATEGIES.get(strategy)
-    resolved = resolve_params(
-        [Chosen(strategy, strategy_class)],
-        as_layers(params),
-        # DSIR reads its target file with the input's text field unless told otherwise.
-        forwarded={"target_text_field": fields.text},
-        known=every_strategy(),
-        flags={"target_text_field": "--text-field"},
-    )
-    built = build(strategy_class, resolved[strategy])
+    built = _build_strategy(strategy, params, fields.text)
     options = {
         "input": input,
         "scores": scores,
@@ -302,42 +294,54 @@ def select(
         "balance_classes": balance_classes or None,
     }
     settings = settings_record(options, {strategy: built.params_record()})
-    if dry_run:
+    if store is None:
         empty = np.zeros(0, dtype=np.int64)
         return SelectionResult(0, 0, by or "", strategy, Path(out), None, empty, settings=settings)
     dataset = open_dataset(input, fields)
     store.check_input(dataset.fingerprint())
 
-    column = choose_column(strategy, strategy_class, store, by)
-    inputs = inputs_from_store(strategy_class, store, dataset, column=column, with_costs=budget_tokens is not None)
-    if budget_tokens is not None:
-        budget: Budget | None = Budget(tokens=budget_tokens)
-    elif keep_spec is not None:
-        budget = Budget(count=keep_spec.resolve(inputs.n_rows))
-    else:
-        budget = None
+    column = choose_column(strategy, type(built), store, by)
+    inputs = inputs_from_store(type(built), store, dataset, column=column, with_costs=budget_tokens is not None)
+    budget = _budget(keep_spec, budget_tokens, inputs.n_rows)
     labels = dataset_labels(dataset) if balance_classes else None
     chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
     mask = np.zeros(inputs.n_rows, dtype=bool)
     mask[chosen] = True
-
-    out_path = Path(out)
-    dataset.write_subset(mask, out_path)
-    pruned_path = Path(write_pruned) if write_pruned is not None else None
-    if pruned_path is not None:
-        dataset.write_subset(~mask, pruned_path)
+    dataset.write_subset(mask, Path(out))
+    if write_pruned is not None:
+        dataset.write_subset(~mask, Path(write_pruned))
     return SelectionResult(
         input_rows=inputs.n_rows,
         kept=int(mask.sum()),
         by=column or "",
         strategy=strategy,
-        out=out_path,
-        pruned_out=pruned_path,
+        out=Path(out),
+        pruned_out=Path(write_pruned) if write_pruned is not None else None,
         kept_rows=chosen,
         kept_tokens=int(inputs.costs[mask].sum()) if inputs.costs is not None else None,
         params=built.params_record(),
         settings=settings,
     )
+
+
+def _build_strategy(name: str, params: ParamsLike, text_field: str) -> Strategy:
+    """Strategy `name` built from its resolved parameters (DSIR reads its target with the input's text field)."""
+    strategy_class = STRATEGIES.get(name)
+    resolved = resolve_params(
+        [Chosen(name, strategy_class)],
+        as_layers(params),
+        forwarded={"target_text_field": text_field},
+        known=every_strategy(),
+        flags={"target_text_field": "--text-field"},
+    )
+    return build(strategy_class, resolved[name])
+
+
+def _budget(keep: KeepSpec | None, budget_tokens: int | None, n_rows: int) -> Budget | None:
+    """How much `select` keeps: a token budget, a count of the rows, or None (the strategy keeps what it chooses)."""
+    if budget_tokens is not None:
+        return Budget(tokens=budget_tokens)
+    return Budget(count=keep.resolve(n_rows)) if keep is not None else None
 
 
 @dataclass(frozen=True)

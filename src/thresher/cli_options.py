@@ -41,6 +41,7 @@ def user_errors() -> Iterator[None]:
         stderr.print("interrupted; rerun the same command to resume", highlight=False)
         raise typer.Exit(130) from None
 
+
 _CONFIG_PARAMS = "thresher.config_params"
 # Options of a command that a settings file cannot set.
 _NOT_SETTINGS = {"config", "param", "print_config"}

@@ -424,9 +424,7 @@ def resolve_params(
                 continue
             if rest:
                 raise OptionError(_unchosen_message(assignment, _listed(known), labels))
-            targets = [
-                (item.label, path) for item in chosen for path in _param_paths(item.cls) if path[-1] == head
-            ]
+            targets = [(item.label, path) for item in chosen for path in _param_paths(item.cls) if path[-1] == head]
             if not targets:
                 raise OptionError(_unused_message(assignment, _listed(known), labels))
             for label, path in targets:

@@ -19,6 +19,7 @@ from thresher.eval.registry import TARGETS
 # Parameter name -> the command-line flag that sets it, in every component that takes it.
 FLAGS = {"embedder": "--embedder", "model": "--model", "device": "--device"}
 
+
 def param_layers(params: ParamsLike, source: str = "params") -> list[list[Assignment]]:
     """`params` as layers of assignments, lowest precedence first; no params is one empty layer."""
     return as_layers(params, source) or [[]]

@@ -56,8 +56,9 @@ def print_component(kind: str, name: str, console: Console) -> None:
             table.add_row(column.name, str(column.kind), direction, column.description)
         console.print(table)
     params = Table(title=f"parameters (-p {name}.NAME=VALUE, or -p NAME=VALUE)", title_justify="left")
-    for heading in ("parameter", "type", "default", "help"):
-        params.add_column(heading, overflow="fold")
+    for heading in ("parameter", "type", "default"):
+        params.add_column(heading, no_wrap=True)
+    params.add_column("help", overflow="fold")
     for row in describe_params(cls):
         params.add_row(row.name, row.type, row.default, row.help)
     console.print(params)
@@ -75,8 +76,10 @@ def needs_of(cls: type[Component]) -> list[str]:
         needs.append("an embedder (--embedder, default all-MiniLM-L6-v2)")
     for need in sorted(getattr(cls, "needs", ())):
         needs.append({"importance": "a score column (--by)", "values": "a column (--by)"}.get(need, need))
-    for need in getattr(cls, "reads", ()):
-        needs.append(str(need))
+    reads = getattr(cls, "reads", None)
+    if reads:
+        hints = {"labels": "labels (--label-field)", "responses": "responses (--response-field)"}
+        needs.append(hints.get(reads, reads))
     return needs
 
 
