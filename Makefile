@@ -33,6 +33,7 @@ test-all: setup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) thresher-demo .pytest_cache

@@ -100,8 +100,7 @@ def run_variant(name: str, data: Path, workdir: Path, model: Path, kinds: np.nda
         out=out,
         model=str(model),
         device="cpu",
-        few_shot=few_shot,
-        prompt_file=None if prompt_file is None else str(prompt_file),
+        params={"few_shot": few_shot, "prompt_file": None if prompt_file is None else str(prompt_file)},
     )
     seconds = time.perf_counter() - started
     store = ScoreStore.open(out)

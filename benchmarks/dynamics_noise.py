@@ -60,6 +60,65 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def flip_labels(records: list[dict], noise: float, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    """Flip a `noise` fraction of the labels to another class, keeping each true one; (classes, flipped mask)."""
+    classes = sorted({record["label"] for record in records})
+    flipped = rng.random(len(records)) < noise
+    for record, flip in zip(records, flipped, strict=True):
+        record["true_label"] = record["label"]
+        if flip:
+            others = [label for label in classes if label != record["label"]]
+            record["label"] = others[rng.integers(len(others))]
+    return classes, flipped
+
+
+def score_all(data: Path, out: Path, args: argparse.Namespace) -> float:
+    """Run every dynamics scorer on `data` in one `thresher.score` call (one shared training); its seconds."""
+    started = time.perf_counter()
+    thresher.score(
+        data,
+        scorers=SCORERS,
+        out=out,
+        id_field="id",
+        label_field="label",
+        seed=args.seed,
+        params={"seeds": args.seeds, "epochs": args.epochs, "score_epoch": args.score_epoch},
+        device="cpu",
+    )
+    return time.perf_counter() - started
+
+
+def flipped_label_aucs(out: Path, flipped: np.ndarray) -> dict[str, float]:
+    """ROC-AUC of each dynamics column, turned by its direction, at ranking flipped examples as more important."""
+    store = ScoreStore.open(out)
+    infos = store.column_infos()
+    columns = [name for name in infos if name in {c for s in SCORERS for c in _columns_of(s)}]
+    table = store.read_columns(columns)
+    return {
+        name: roc_auc(importance(table.column(name).to_numpy().astype(np.float64), infos[name].direction), flipped)
+        for name in columns
+    }
+
+
+def report_lines(result: dict, args: argparse.Namespace, seconds: float) -> list[str]:
+    """The Markdown summary of a run."""
+    return [
+        "# Training dynamics on noisy WordNet",
+        "",
+        f"{result['rows']} WordNet glosses, {result['classes']} classes, {result['flipped']} labels "
+        f"({args.noise:.0%}) flipped at random. Proxy: {result['proxy']}, {args.seeds} seeds × {args.epochs} "
+        f"epochs (EL2N, GraNd, loss at epoch {args.score_epoch}). All seven scorers in one `thresher.score` call: "
+        f"{seconds:.0f} s on 2 CPU cores (one training shared).",
+        "",
+        "ROC-AUC at ranking flipped examples as more important than clean ones (1.0 = perfect, 0.5 = chance):",
+        "",
+        "| score | ROC-AUC |",
+        "|---|---|",
+        *[f"| {name} | {value:.3f} |" for name, value in result["roc_auc"].items()],
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
@@ -73,44 +132,17 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     records = stratified_sample(list(iter_wordnet_glosses()), args.rows, rng)
-    classes = sorted({record["label"] for record in records})
-    flipped = rng.random(len(records)) < args.noise
-    for record, flip in zip(records, flipped, strict=True):
-        record["true_label"] = record["label"]
-        if flip:
-            others = [label for label in classes if label != record["label"]]
-            record["label"] = others[rng.integers(len(others))]
-
+    classes, flipped = flip_labels(records, args.noise, rng)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dynamics-noise-"))
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "wordnet_noisy.jsonl"
     data.write_text("".join(json.dumps(record) + "\n" for record in records))
     out = workdir / "scores"
+    seconds = score_all(data, out, args)
+    auc = flipped_label_aucs(out, flipped)
 
-    started = time.perf_counter()
-    thresher.score(
-        data,
-        scorers=SCORERS,
-        out=out,
-        id_field="id",
-        label_field="label",
-        seed=args.seed,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        score_epoch=args.score_epoch,
-        device="cpu",
-    )
-    seconds = time.perf_counter() - started
-
-    store = ScoreStore.open(out)
-    infos = store.column_infos()
-    columns = [name for name in infos if name in {c for s in SCORERS for c in _columns_of(s)}]
-    table = store.read_columns(columns)
-    auc = {
-        name: roc_auc(importance(table.column(name).to_numpy().astype(np.float64), infos[name].direction), flipped)
-        for name in columns
-    }
-    provenance = store.manifest["scorers"]["aum"].get("provenance", {}) if "scorers" in store.manifest else {}
+    manifest = ScoreStore.open(out).manifest
+    provenance = manifest["scorers"]["aum"].get("provenance", {}) if "scorers" in manifest else {}
     result = {
         "dataset": "WordNet 3.0 glosses (Debian wordnet-base), label = lexicographer file",
         "rows": len(records),
@@ -128,29 +160,15 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "dynamics_noise.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "# Training dynamics on noisy WordNet",
-        "",
-        f"{result['rows']} WordNet glosses, {result['classes']} classes, {result['flipped']} labels "
-        f"({args.noise:.0%}) flipped at random. Proxy: {result['proxy']}, {args.seeds} seeds × {args.epochs} "
-        f"epochs (EL2N, GraNd, loss at epoch {args.score_epoch}). All seven scorers in one `thresher.score` call: "
-        f"{seconds:.0f} s on 2 CPU cores (one training shared).",
-        "",
-        "ROC-AUC at ranking flipped examples as more important than clean ones (1.0 = perfect, 0.5 = chance):",
-        "",
-        "| score | ROC-AUC |",
-        "|---|---|",
-        *[f"| {name} | {value:.3f} |" for name, value in result["roc_auc"].items()],
-        "",
-    ]
+    lines = report_lines(result, args, seconds)
     (RESULTS / "dynamics_noise.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
 def _columns_of(scorer: str) -> list[str]:
-    from thresher.scorers.registry import get_scorer_class
+    from thresher.scorers import registry  # its SCORERS is the registry; this module's, the scorer names
 
-    return [column.name for column in get_scorer_class(scorer).columns]
+    return [column.name for column in registry.SCORERS.get(scorer).columns]
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ import torch
 import thresher
 from thresher.data.corpora.build import build_corpus, write_jsonl
 from thresher.data.corpora.inject import JUNK_KINDS, inject_junk, parse_inject_spec
-from thresher.eval.harness import STANDALONE_METHODS, Method, choose_rows
+from thresher.eval.choose import build_strategies, choose_all
+from thresher.eval.data import training_columns
+from thresher.eval.plan import PlannedRun, parse_methods
 from thresher.store import ScoreStore
 from thresher.train_ref import train_reference
 
@@ -69,21 +71,15 @@ def junk_survival(
     result: Any, store: ScoreStore, injected: list[str | None], texts: list[str]
 ) -> dict[tuple[str, float], dict[str, float]]:
     """Per method and keep: the share of each junk kind (and of the originals) that the selection kept,
-    mean over seeds, recomputed with the harness's own `choose_rows`."""
-    infos = store.column_infos()
-    columns = sorted({name.partition(":")[0] for name in result.config["methods"]} - set(STANDALONE_METHODS))
-    table = store.read_columns(columns)
-    values = {name: table.column(name).to_numpy(zero_copy_only=False).astype(np.float64) for name in columns}
+    mean over seeds, recomputed with the harness's own choose step."""
     kinds = np.array([kind or "original" for kind in injected])
     survived: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for run in result.runs:
-        column, _, strategy = run.method.partition(":")
-        plain = column in STANDALONE_METHODS
-        method = Method(run.method, None if plain else column, column if plain else strategy or "top")
-        rows = choose_rows(
-            method, run.keep, run.seed, len(kinds), values.get(method.column) if method.column else None,
-            infos[method.column].direction if method.column else None, texts=texts,
-        )  # fmt: skip
+    methods = {method.name: method for method in parse_methods(result.config["methods"], store.column_infos())}
+    runs = [PlannedRun(methods[run.method], run.keep, run.seed) for run in result.runs]
+    wanted = [run.method.column for run in runs if run.method.column is not None]
+    columns = training_columns(store, wanted, np.arange(len(texts)))  # --eval-file: every row is a training row
+    strategies = build_strategies([run.method for run in runs], result.params)
+    for run, rows in zip(result.runs, choose_all(runs, columns, texts, strategies), strict=True):
         kept = np.zeros(len(kinds), dtype=bool)
         kept[rows] = True
         for kind in ("original", *JUNK_KINDS):
@@ -152,7 +148,7 @@ def main() -> None:
     result = thresher.evaluate(
         data, task="lm", out=args.results, methods=methods, keep=KEEPS, seeds=args.seeds, scores=scores,
         eval_file=eval_path, id_field="id", budget="tokens", seed=args.seed, device="cpu",
-        lm_options={"epochs": args.eval_epochs, **MODEL_SHAPE}, show_progress=args.progress,
+        params={"epochs": args.eval_epochs, **MODEL_SHAPE}, show_progress=args.progress,
     )  # fmt: skip
     timings["eval_seconds"] = round(time.perf_counter() - step, 1)
     print(f"evaluated {len(result.runs)} runs in {timings['eval_seconds']:.0f} s", flush=True)

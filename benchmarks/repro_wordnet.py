@@ -35,12 +35,16 @@ import numpy as np
 import torch
 
 import thresher
+from thresher.cache import cache_dir
 from thresher.data.corpora.build import build_corpus, write_jsonl
 from thresher.data.corpora.noise import add_label_noise
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
-from thresher.eval.harness import Method, choose_rows
-from thresher.eval.targets import HIGHER_IS_BETTER
+from thresher.embeddings import EMBEDDINGS_DIR_NAME
+from thresher.eval.choose import build_strategies, choose_all
+from thresher.eval.data import training_columns
+from thresher.eval.plan import PlannedRun, parse_methods
+from thresher.eval.registry import TARGETS
 from thresher.store import ScoreStore
 
 RESULTS = Path(__file__).parent / "results" / "repro_wordnet"
@@ -84,7 +88,10 @@ def summary_table(
     for run in runs:
         values[(run["method"], run["keep"])].append(run["metrics"][metric])
     stats = {key: (float(np.mean(v)), float(np.std(v))) for key, v in values.items()}
-    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    higher_is_better = {
+        name: up for task in ("classify", "lm") for name, up in TARGETS.get(task).higher_is_better().items()
+    }
+    sign = 1.0 if higher_is_better[metric] else -1.0
     full_mean, full_std = stats.get(("full", 1.0), (float("nan"), 0.0))
     header = f"| method | keep | {metric} mean ± std | vs random | beats random? | beats full? |"
     rule = "|---|---:|---|---:|---|---|"
@@ -164,23 +171,17 @@ def plot_by_direction(results_path: Path, out_path: Path) -> None:
     plt.close(figure)
 
 
-def noisy_kept_fraction(
-    result: Any, store: ScoreStore, noisy: np.ndarray, strategy_options: dict[str, Any]
-) -> dict[tuple[str, float], str]:
-    """Per method and keep: the share of flipped labels among the kept rows, mean over seeds (the known answer)."""
-    infos = store.column_infos()
-    columns = sorted({name.partition(":")[0] for name in result.config["methods"]} - {"random", "full"})
-    table = store.read_columns(columns)
-    values = {name: table.column(name).to_numpy(zero_copy_only=False).astype(np.float64) for name in columns}
+def noisy_kept_fraction(result: Any, store: ScoreStore, noisy: np.ndarray) -> dict[tuple[str, float], str]:
+    """Per method and keep: the share of flipped labels among the kept rows, mean over seeds (the known answer);
+    the rows are chosen again by the harness's choose step, with the strategy parameters the results record."""
+    methods = {method.name: method for method in parse_methods(result.config["methods"], store.column_infos())}
+    runs = [PlannedRun(methods[run.method], run.keep, run.seed) for run in result.runs]
+    wanted = [run.method.column for run in runs if run.method.column is not None]
+    columns = training_columns(store, wanted, np.arange(len(noisy)))  # --eval-file: every row is a training row
+    texts = [""] * len(noisy)  # the methods here read score columns only
     shares: dict[tuple[str, float], list[float]] = defaultdict(list)
-    for run in result.runs:
-        column, _, strategy = run.method.partition(":")
-        method = Method(run.method, None if column in ("random", "full") else column,
-                        column if column in ("random", "full") else strategy or "top")  # fmt: skip
-        rows = choose_rows(
-            method, run.keep, run.seed, len(noisy), values.get(method.column) if method.column else None,
-            infos[method.column].direction if method.column else None, strategy_options,
-        )  # fmt: skip
+    strategies = build_strategies([run.method for run in runs], result.params)
+    for run, rows in zip(result.runs, choose_all(runs, columns, texts, strategies), strict=True):
         shares[(run.method, run.keep)].append(float(noisy[rows].mean()))
     return {key: f"{np.mean(v):.1%}" for key, v in shares.items()}
 
@@ -198,15 +199,15 @@ def run_condition(
     data = workdir / f"{name}.jsonl"
     write_jsonl(train, data)
     scores = workdir / f"scores-{name}"
-    if embedding_cache_from is not None and not (scores / "cache" / "embeddings").exists():
+    if embedding_cache_from is not None and not (cache_dir(scores) / EMBEDDINGS_DIR_NAME).exists():
         # Same ids and texts as the clean set (only labels differ): reuse its MiniLM embeddings. The store is
         # bound to the input first, since a score directory must not hold anything before its manifest.
         ScoreStore(scores).bind_input(open_dataset(data, Fields(text="text", id="id", label="label")).fingerprint())
-        shutil.copytree(embedding_cache_from / "cache" / "embeddings", scores / "cache" / "embeddings")
+        shutil.copytree(cache_dir(embedding_cache_from) / EMBEDDINGS_DIR_NAME, cache_dir(scores) / EMBEDDINGS_DIR_NAME)
     started = time.perf_counter()
     thresher.score(
         data, scorers=SCORERS, out=scores, id_field="id", label_field="label", seed=args.seed,
-        seeds=args.seeds, epochs=args.proxy_epochs, score_epoch=2, device="cpu",
+        params={"seeds": args.seeds, "epochs": args.proxy_epochs, "score_epoch": 2}, device="cpu",
     )  # fmt: skip
     timings["score_seconds"] = round(time.perf_counter() - started, 1)
     print(f"[{name}] scored in {timings['score_seconds']:.0f} s", flush=True)
@@ -214,14 +215,13 @@ def run_condition(
     # CCS drops the hardest β first; β = 0.1 in both conditions, since with β = 0.2 `--keep 0.9` is infeasible
     # (the harness stops the whole evaluation on an infeasible cell).
     drop_hardest = 0.1
-    strategy_options = {"drop_hardest": drop_hardest}
     methods = ["random", "full", *COLUMNS, *(f"{column}:bottom" for column in COLUMNS), "el2n:stratified"]
     out = RESULTS / name
     started = time.perf_counter()
     result = thresher.evaluate(
         data, task="classify", out=out, methods=methods, keep=KEEPS, seeds=args.seeds, scores=scores,
         eval_file=eval_path, id_field="id", label_field="label", seed=args.seed, device="cpu",
-        strategy_options=strategy_options, show_progress=args.progress, classify_options=CLASSIFY_OPTIONS,
+        params={"drop_hardest": drop_hardest, **CLASSIFY_OPTIONS}, show_progress=args.progress,
     )  # fmt: skip
     timings["eval_seconds"] = round(time.perf_counter() - started, 1)
     print(f"[{name}] evaluated {len(result.runs)} runs in {timings['eval_seconds']:.0f} s", flush=True)
@@ -229,7 +229,7 @@ def run_condition(
     plot_by_direction(out / "results.json", out / "curves_by_direction.png")
     runs = [{"method": r.method, "keep": r.keep, "seed": r.seed, "metrics": r.metrics} for r in result.runs]
     noisy = np.array([record.get("noisy", False) for record in train], dtype=bool)
-    extra = noisy_kept_fraction(result, ScoreStore.open(scores), noisy, strategy_options) if noisy.any() else None
+    extra = noisy_kept_fraction(result, ScoreStore.open(scores), noisy) if noisy.any() else None
     write_summary(name, runs, result.config, timings, extra, drop_hardest, int(noisy.sum()))
     return scores, timings
 

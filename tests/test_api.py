@@ -90,8 +90,7 @@ def test_threshold_keeps_exactly_the_rows_in_range(tmp_path, corpus_jsonl):
         scores=tmp_path / "s",
         by="zlib_ratio",
         strategy="threshold",
-        minimum=low,
-        maximum=high,
+        params={"minimum": low, "maximum": high},
         out=tmp_path / "t.jsonl",
     )
     assert result.kept_rows.tolist() == np.flatnonzero((ratios >= low) & (ratios <= high)).tolist()
@@ -106,8 +105,7 @@ def test_ccs_is_the_stratified_strategy_under_dealrecs_name(tmp_path, corpus_jso
             by="zlib_ratio",
             keep=8,
             strategy=strategy,
-            strata=4,
-            drop_hardest=0.1,
+            params={"strata": 4, "drop_hardest": 0.1},
             seed=3,
             out=tmp_path / f"{strategy}.jsonl",
         ).kept_rows.tolist()

@@ -131,3 +131,37 @@ def test_scores_of_another_input(tmp_path):
     assert_user_error(result, "first.jsonl", "second.jsonl", "does not match")
     assert not out.exists()
     assert_user_error(score(second, tmp_path / "s"), "use another --out or --overwrite")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--strategy", "ccs", "--keep", "1", "-p", "strata"], ["-p 'strata'", "expected NAME=VALUE"]),
+        (["--strategy", "ccs", "--keep", "1", "-p", "strata=many"], ["strata", "expected an integer", "'many'"]),
+        (["--keep", "1", "-p", "k1=3"], ["none of the chosen components (top) takes 'k1'", "strategy zip"]),
+        (["--keep", "1", "-p", "zip.k1=3"], ["zip is not one of the chosen components (top)"]),
+        (["--strategy", "ccs", "--keep", "1", "-p", "ccs.stratta=3"], ["ccs has no parameter 'stratta'", "strata"]),
+        (["--strategy", "dsir", "--keep", "1"], ["strategy dsir needs target", "-p dsir.target="]),
+        (["--strategy", "top"], ["--strategy top needs a budget", "--keep K"]),
+    ],
+    ids=["no-equals", "bad-value", "other-strategy", "unchosen", "misspelt", "required", "no-budget"],
+)
+def test_bad_strategy_parameters(tmp_path, args, needles):
+    path = write_lines(tmp_path / "ok.jsonl", [GOOD, b'{"text": "another example", "id": 2}'])
+    assert score(path, tmp_path / "s").exit_code == 0
+    by = [] if "dsir" in args else ["--by", "zlib_ratio"]
+    out = tmp_path / "kept.jsonl"
+    result = run("select", path, "--scores", tmp_path / "s", *by, *args, "--out", out)
+    assert_user_error(result, *needles)
+    assert not out.exists()
+
+
+def test_select_by_a_column_of_the_wrong_kind(tmp_path):
+    path = write_lines(tmp_path / "ok.jsonl", [GOOD, b'{"text": "a fine example", "id": 2}'])
+    result = run("score", path, "--scorer", "minhash", "--out", tmp_path / "s", "--quiet")
+    assert result.exit_code == 0, result.output
+    common = ["select", path, "--scores", tmp_path / "s", "--keep", "1", "--out", tmp_path / "kept.jsonl"]
+    assert_user_error(run(*common, "--by", "minhash_duplicate_of", "--strategy", "dedup"), "holds ids")
+    flag = run(*common, "--by", "minhash_keep")
+    assert_user_error(flag, "minhash_keep is a flag column", "strategies that take flag columns: dedup")
+    assert not (tmp_path / "kept.jsonl").exists()

@@ -49,7 +49,8 @@ def test_user_mistakes_exit_2_with_one_line_and_no_output(tmp_path, corpus_jsonl
     unknown = invoke("score", corpus_jsonl, "--scorer", "magic[x]", "--out", tmp_path / "s")
     assert unknown.exit_code == 2 and "unknown scorer 'magic[x]'" in unknown.output  # brackets are not markup
     unused = invoke("score", corpus_jsonl, "--scorer", "compression", "--model", "x", "--out", tmp_path / "s1")
-    assert unused.exit_code == 2 and "--model not used by scorer(s) compression" in unused.output
+    assert unused.exit_code == 2
+    assert "--model: none of the chosen components (compression) takes 'model'" in unused.output
     no_model = invoke("score", corpus_jsonl, "--scorer", "likelihood", "--out", tmp_path / "s2")
     assert no_model.exit_code == 2 and "--model" in no_model.output
 
@@ -90,3 +91,37 @@ def test_select_writes_pruned_complement(tmp_path, corpus_jsonl):
     assert len(kept) == len(pruned) == 12
     assert sorted(kept + pruned) == sorted(corpus_jsonl.read_text().splitlines())
     assert all(json.loads(line)["extra"] for line in kept)
+
+
+def test_strategy_parameters_come_from_p(tmp_path, corpus_jsonl):
+    import numpy as np
+
+    from thresher.selection.strategies import select_stratified
+    from thresher.store import ScoreStore
+
+    invoke("score", corpus_jsonl, "--scorer", "compression", "--out", tmp_path / "s", "--quiet")
+    ratios = np.asarray(ScoreStore.open(tmp_path / "s").read_columns(["zlib_ratio"]).column("zlib_ratio"))
+    low, high = (float(value) for value in np.quantile(ratios, [0.2, 0.7]))
+    records = [json.loads(line) for line in corpus_jsonl.read_text().splitlines()]
+    common = ["select", corpus_jsonl, "--scores", tmp_path / "s", "--by", "zlib_ratio"]
+
+    bounds = ["-p", f"minimum={low}", "--param", f"maximum={high}"]
+    result = invoke(*common, "--strategy", "threshold", *bounds, "--out", tmp_path / "t.jsonl")
+    assert result.exit_code == 0, result.output
+    kept = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert kept == [records[row] for row in np.flatnonzero((ratios >= low) & (ratios <= high))]
+
+    ccs = ["--strategy", "ccs", "--keep", "6", "--seed", "4", "-p", "strata=3", "-p", "ccs.drop_hardest=0.25"]
+    result = invoke(*common, *ccs, "--out", tmp_path / "c.jsonl")
+    assert result.exit_code == 0, result.output
+    expected = select_stratified(ratios, 6, np.random.default_rng(4), strata=3, drop_hardest=0.25)
+    kept = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert kept == [records[row] for row in expected]
+
+
+def test_strategy_specific_flags_are_gone(tmp_path, corpus_jsonl):
+    invoke("score", corpus_jsonl, "--scorer", "compression", "--out", tmp_path / "s", "--quiet")
+    for flag, value in (("--min", "0.5"), ("--strata", "20"), ("--target", "wiki.jsonl"), ("--k1", "5")):
+        args = ["--by", "zlib_ratio", flag, value, "--out", tmp_path / "o.jsonl"]
+        result = invoke("select", corpus_jsonl, "--scores", tmp_path / "s", *args)
+        assert result.exit_code == 2 and "No such option" in result.output, result.output

@@ -37,7 +37,9 @@ def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_d
 
     monkeypatch.setattr("thresher.models.embedder.load_embedder", no_loading)
     assert api.embed(corpus, embedder=str(tiny_embedder_dir), out=out).reused
-    api.score(corpus, scorers=["density"], out=out, embedder=str(tiny_embedder_dir), rows=500, hash_bits=4)
+    api.score(
+        corpus, scorers=["density"], out=out, embedder=str(tiny_embedder_dir), params={"rows": 500, "hash_bits": 4}
+    )
     density = ScoreStore.open(out).read_columns(["density"]).column("density").to_numpy()
     assert np.argmin(density) == 16  # the one text unlike the others
 
@@ -48,7 +50,13 @@ def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_d
     with pytest.raises(OptionError, match="embeddings are vectors"):
         api.select(corpus, scores=out, by="embedding", out=tmp_path / "kept.jsonl", keep="5")
     kept = api.select(
-        corpus, scores=out, by="density", strategy="ips", out=tmp_path / "kept.jsonl", keep="5", temperature=0.5
+        corpus,
+        scores=out,
+        by="density",
+        strategy="ips",
+        out=tmp_path / "kept.jsonl",
+        keep="5",
+        params={"temperature": 0.5},
     )
     assert kept.kept == 5
     result = CliRunner().invoke(
@@ -64,8 +72,8 @@ def test_embed_round_trip_and_reuse_by_density(corpus, tmp_path, tiny_embedder_d
             "ips",
             "--keep",
             "4",
-            "--temperature",
-            "2",
+            "-p",
+            "temperature=2",
             "--out",
             str(tmp_path / "kept2.jsonl"),
         ],
@@ -88,3 +96,34 @@ def test_cache_of_another_input_is_recomputed(tmp_path, tiny_embedder_dir):
     # No cache location: computed and returned, nothing written.
     ids, vectors = cached_embeddings(None, str(tiny_embedder_dir), source(SENTENCES[:2]))
     np.testing.assert_allclose(vectors, first[:2], rtol=1e-5, atol=1e-6)
+
+
+def test_an_interrupted_cache_write_leaves_no_cache_and_keeps_the_previous_one(
+    tmp_path, tiny_embedder_dir, monkeypatch
+):
+    import pyarrow as pa
+
+    def source(texts):
+        return lambda: iter([pa.record_batch({"id": [f"id-{t}" for t in texts], "text": texts})])
+
+    _, first = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[:3]))
+    (previous,) = list_embedding_caches(tmp_path)
+    real_save = np.save
+
+    def save_then_fail(path, array, *args, **kwargs):
+        real_save(path, array, *args, **kwargs)
+        if str(path).endswith("ids.npy"):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("thresher.embeddings.np.save", save_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[3:7]))
+    # The old cache was made from other examples, so it is dropped; the new one never became visible, and no
+    # staging directory is left behind.
+    assert list_embedding_caches(tmp_path) == []
+    assert [path.name for path in (tmp_path / "embeddings").iterdir()] == []
+    monkeypatch.undo()
+    ids, vectors = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[:3]))
+    (rebuilt,) = list_embedding_caches(tmp_path)
+    assert rebuilt.path == previous.path and list(ids) == [f"id-{t}" for t in SENTENCES[:3]]
+    np.testing.assert_allclose(vectors, first, rtol=1e-5, atol=1e-6)

@@ -161,7 +161,7 @@ def test_eval_reports_runs_and_the_one_running_on_stderr_unless_quiet(tmp_path, 
 
 def test_score_shows_the_proxy_and_surrogate_trainings_inside_scorers(tmp_path, corpus_jsonl, tiny_embedder_dir):
     command = ["score", corpus_jsonl, "--scorer", "el2n,influence", "--label-field", "label"]
-    options = ["--embedder", tiny_embedder_dir, "--seeds", "2", "--epochs", "2", "--hvp-steps", "5"]
+    options = ["--embedder", tiny_embedder_dir, "-p", "seeds=2", "-p", "epochs=2", "-p", "hvp_steps=5"]
     result = invoke(*command, *options, "--out", tmp_path / "scores")
     assert result.exit_code == 0, result.output
     assert "el2n proxy training: epoch 0/4 (0%), seed 1/2" in result.stderr

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pytest
 
 from thresher.errors import StoreError
-from thresher.scorers.base import Direction, ScoreColumn, ScorerCode
 from thresher.store import ScoreStore
+from thresher.types import Direction, ScoreColumn, ScorerCode
 
 COLUMNS = (ScoreColumn("a", Direction.HIGHER, "test a"), ScoreColumn("b", Direction.LOWER, "test b"))
 INPUT = {"path": "/data/x.jsonl", "format": "jsonl", "size_bytes": 10, "blake2b": "abc", "fields": {"text": "text"}}
@@ -34,6 +34,44 @@ def test_shards_read_back_in_input_order_with_directions(tmp_path):
     assert entry["complete"] and entry["row_count"] == 3 and entry["seconds"] == 2.0
     assert entry["provenance"] == {"model": "none"} and "pyarrow" in entry["packages"]
     assert not list((tmp_path / "scores").rglob("*.tmp"))
+
+
+def test_a_failed_shard_write_leaves_no_file_and_no_manifest_entry(tmp_path, monkeypatch):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    run = store.start_run("test", {"p": 1}, COLUMNS, shard_rows=2)
+    run.write_shard(0, 0, pa.array(["x", "y"]), {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])})
+    manifest_before = (tmp_path / "manifest.json").read_text()
+
+    def write_half_then_fail(table, where, **kwargs):
+        with open(where, "wb") as sink:
+            sink.write(b"PAR1 half a shard")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("thresher.store.pq.write_table", write_half_then_fail)
+    with pytest.raises(StoreError, match="part-00001.parquet: cannot write the shard"):
+        run.write_shard(1, 2, pa.array(["z"]), {"a": np.array([5.0]), "b": np.array([6.0])})
+    assert sorted(path.name for path in (tmp_path / "test").iterdir()) == ["part-00000.parquet"]
+    assert (tmp_path / "manifest.json").read_text() == manifest_before
+    assert ScoreStore(tmp_path).start_run("test", {"p": 1}, COLUMNS, shard_rows=2).done_shards == {0}
+
+
+def test_a_failed_manifest_write_keeps_the_previous_manifest_whole(tmp_path, monkeypatch):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    manifest_before = json.loads((tmp_path / "manifest.json").read_text())
+
+    def fail_after_half(self, text, *args, **kwargs):
+        with open(self, "w") as sink:
+            sink.write(text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pathlib.Path.write_text", fail_after_half)
+    with pytest.raises(StoreError, match="cannot write the manifest"):
+        store.start_run("test", {"p": 1}, COLUMNS, shard_rows=2)
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest_before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["manifest.json"]
 
 
 def test_other_input_is_refused_unless_overwrite(tmp_path):

@@ -18,7 +18,9 @@ __all__ = ["ThresherError", "embed", "evaluate", "list_scorers", "score", "selec
 if TYPE_CHECKING:
     from thresher.api import embed, evaluate, score, select
     from thresher.errors import ThresherError
-    from thresher.scorers.registry import list_scorers
+    from thresher.scorers.registry import SCORERS
+
+    list_scorers = SCORERS.names
 
 
 def __getattr__(name: str) -> Any:
@@ -32,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
         return ThresherError
     if name == "list_scorers":
-        from thresher.scorers.registry import list_scorers
+        from thresher.scorers.registry import SCORERS
 
-        return list_scorers
+        return SCORERS.names
     raise AttributeError(f"module 'thresher' has no attribute {name!r}")

@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from thresher.cache import cache_dir
+from thresher.components import Chosen, ParamsLike, as_layers, build, resolve_params
+from thresher.config import settings_record
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorers
 from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
-from thresher.scorers.registry import build_scorer, scorer_param_names
-from thresher.selection import strategies
-from thresher.selection.handlers import HANDLERS, WITHOUT_BUDGET, WITHOUT_SCORES, SelectionRequest
-from thresher.selection.keep import parse_keep
+from thresher.scorers.build import build_scorers, parse_names
+from thresher.selection.base import Budget, Strategy
+from thresher.selection.inputs import choose_column, dataset_labels, inputs_from_store
+from thresher.selection.keep import KeepSpec, parse_keep
+from thresher.selection.registry import STRATEGIES, every_strategy
+from thresher.selection.run import run_strategy
 from thresher.store import ScoreStore
 
-CACHE_DIR_NAME = "cache"
+if TYPE_CHECKING:
+    from thresher.components import Assignment
+    from thresher.eval.results import EvalResult
 
 
 def score(
     input: str | Path,
     *,
-    scorers: Sequence[str | Scorer],
+    scorers: str | Sequence[str | Scorer],
     out: str | Path,
+    model: str | None = None,
+    embedder: str | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+    batch_tokens: int | None = None,
+    prompt_field: str | None = None,
+    response_field: str | None = None,
     text_field: str = "text",
     id_field: str | None = None,
     label_field: str | None = None,
     seed: int = 0,
+    params: ParamsLike = None,
     overwrite: bool = False,
     shard_rows: int = DEFAULT_SHARD_ROWS,
     show_progress: bool = False,
@@ -39,57 +54,68 @@ def score(
     address: str | None = None,
     num_gpus_per_worker: float = 0.0,
     workers: int | None = None,
-    **scorer_options: Any,
+    dry_run: bool = False,
 ) -> ScoringSummary:
     """Score every example of `input` with each scorer and write the scores to the directory `out`.
 
     Args:
         input: JSONL (.gz/.zst), Parquet or CSV file, or a Hugging Face dataset saved with `save_to_disk`.
-        scorers: registered scorer names (e.g. "likelihood", "compression") or scorer objects.
+        scorers: registered scorer names ("likelihood,compression" or a list; see `thresher scorers`) or scorer
+            objects.
         out: score directory; created if missing; several scorers may share it.
+        model, embedder, dtype, device, batch_tokens, prompt_field, response_field: shared scorer options, given to
+            every chosen scorer that takes them; one that none takes is an `OptionError`.
+        text_field, id_field, label_field: the input's fields (scorers reading other files with the same fields
+            receive them too).
+        seed: the run's seed, also given to every scorer with a `seed` parameter.
+        params: scorer parameters: `{"likelihood.stride": 256, "epochs": 5}` (a bare name reaches every chosen
+            scorer that takes it), or layers of `Assignment`s as the CLI passes them.
         engine: "local" (this process) or "ray" (a Ray Data actor pool; same score directory, needs `thresher[ray]`).
         address: Ray cluster to join ("auto", "ray://host:10001"); default: the connected one or a new local one.
         num_gpus_per_worker: GPUs each Ray actor reserves (one model per actor).
         workers: Ray actors per scorer; default: as many as the cluster's CPUs (or GPUs) allow.
-        scorer_options: parameters passed to the scorers that take them (model, dtype, device, batch_tokens, ...).
+        dry_run: check the options and build the scorers, but read and write nothing (`--print-config`).
 
     Returns:
-        A summary of rows scored and shards computed or reused from an earlier, interrupted run.
+        A summary of rows scored and shards computed or reused from an earlier, interrupted run, and the resolved
+        settings (`summary.settings`, in the settings-file format), which the manifest records as `settings.score`.
     """
-    if not scorers:
-        raise OptionError("no scorer given; use --scorer NAME[,NAME...]")
-    if engine not in ("local", "ray"):
-        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
-    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
-    if engine == "local" and any(value is not None for value in ray_flags.values()):
-        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
-        raise OptionError(f"{given} only apply with --engine ray")
-    if shard_rows < 1:
-        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
-    # The run's field names reach the scorers that read other files with the same fields (influence --validation).
-    options = {**scorer_options, "seed": seed, "text_field": text_field, "label_field": label_field}
-    named = [item for item in scorers if isinstance(item, str)]
-    used = set().union(*(scorer_param_names(name) for name in named)) if named else set()
-    unused = sorted(key for key, value in scorer_options.items() if value is not None and key not in used)
-    if named and unused:
-        flags = ", ".join("--" + key.replace("_", "-") for key in unused)
-        raise OptionError(f"{flags} not used by scorer(s) {', '.join(named)}")
-    built = [item if isinstance(item, Scorer) else build_scorer(item, options) for item in scorers]
-    names = [scorer.name for scorer in built]
-    if len(set(names)) != len(names):
-        raise OptionError(f"scorer listed twice: {', '.join(names)}")
+    run = _score_run(
+        input,
+        scorers=scorers,
+        out=out,
+        shared={
+            "model": model,
+            "embedder": embedder,
+            "dtype": dtype,
+            "device": device,
+            "batch_tokens": batch_tokens,
+            "prompt_field": prompt_field,
+            "response_field": response_field,
+        },
+        text_field=text_field,
+        id_field=id_field,
+        label_field=label_field,
+        seed=seed,
+        params=params,
+        shard_rows=shard_rows,
+        engine=engine,
+        address=address,
+        num_gpus_per_worker=num_gpus_per_worker,
+        workers=workers,
+    )
+    if dry_run:
+        return ScoringSummary(settings=run.settings)
     fields = Fields(text=text_field, id=id_field, label=label_field)
-    needs_labels = [scorer.name for scorer in built if scorer.needs_labels]
-    if needs_labels and label_field is None:
-        raise OptionError(f"scorer(s) {', '.join(needs_labels)} need labels; give --label-field")
     dataset = open_dataset(input, fields)
     store = ScoreStore(out)
     store.bind_input(dataset.fingerprint(), overwrite=overwrite)
+    store.record_settings("score", run.settings)
     run_options: dict[str, Any] = {
         # The row count of an earlier run saves a counting pass over the input.
         "total_rows": (store.row_count() or dataset.num_rows()) if show_progress else None,
         "shard_rows": shard_rows,
-        "context": RunContext(seed=seed, input_path=str(input), cache_dir=store.root / CACHE_DIR_NAME),
+        "context": RunContext(seed=seed, input_path=str(input), cache_dir=cache_dir(store.root)),
         "overwrite": overwrite,
         "show_progress": show_progress,
     }
@@ -98,8 +124,75 @@ def score(
         from thresher.engine.ray_engine import RayOptions, run_scorers_on_ray
 
         ray_options = RayOptions(address=address, workers=workers, num_gpus_per_worker=num_gpus_per_worker)
-        return run_scorers_on_ray(dataset.iter_examples, built, store, options=ray_options, **run_options)
-    return run_scorers(dataset.iter_examples, built, store, **run_options)
+        summary = run_scorers_on_ray(dataset.iter_examples, run.scorers, store, options=ray_options, **run_options)
+    else:
+        summary = run_scorers(dataset.iter_examples, run.scorers, store, **run_options)
+    summary.settings = run.settings
+    return summary
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """The scorers a `score` call builds and its resolved settings, in the settings-file format."""
+
+    scorers: list[Scorer]
+    settings: dict[str, Any]
+
+
+def _score_run(
+    input: str | Path,
+    *,
+    scorers: str | Sequence[str | Scorer],
+    out: str | Path,
+    shared: dict[str, Any],
+    text_field: str,
+    id_field: str | None,
+    label_field: str | None,
+    seed: int,
+    params: ParamsLike,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    engine: str = "local",
+    address: str | None = None,
+    num_gpus_per_worker: float = 0.0,
+    workers: int | None = None,
+) -> ScoreRun:
+    """Check a score call's options and build its scorers (nothing is read or written yet)."""
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
+    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
+    if engine == "local" and any(value is not None for value in ray_flags.values()):
+        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
+        raise OptionError(f"{given} only apply with --engine ray")
+    if shard_rows < 1:
+        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
+    items = parse_names(scorers) if isinstance(scorers, str) else list(scorers)
+    if not items:
+        raise OptionError("no scorer given; use --scorer NAME[,NAME...] (see `thresher scorers`)")
+    built = build_scorers(
+        items,
+        params=params,
+        shared=shared,
+        forwarded={"seed": seed, "text_field": text_field, "label_field": label_field},
+    )
+    needs_labels = [scorer.name for scorer in built if scorer.needs_labels]
+    if needs_labels and label_field is None:
+        raise OptionError(f"scorer(s) {', '.join(needs_labels)} need labels; give --label-field")
+    options = {
+        "input": input,
+        "scorer": [scorer.name for scorer in built],
+        "out": out,
+        "text_field": text_field,
+        "id_field": id_field,
+        "label_field": label_field,
+        "seed": seed,
+        "shard_rows": shard_rows,
+        "engine": engine,
+        "address": address,
+        "num_gpus_per_worker": num_gpus_per_worker or None,
+        "workers": workers,
+    }
+    settings = settings_record(options, {scorer.name: scorer.params_record() for scorer in built})
+    return ScoreRun(built, settings)
 
 
 @dataclass(frozen=True)
@@ -114,6 +207,8 @@ class SelectionResult:
     pruned_out: Path | None
     kept_rows: np.ndarray  # 0-based input rows kept, ascending
     kept_tokens: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # the strategy's parameters, as built
+    settings: dict[str, Any] = field(default_factory=dict)  # the call's resolved settings (settings-file format)
 
     @property
     def pruned(self) -> int:
@@ -131,106 +226,122 @@ def select(
     budget_tokens: int | None = None,
     seed: int = 0,
     write_pruned: str | Path | None = None,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    strata: int = 50,
-    drop_hardest: float = 0.0,
     text_field: str | None = None,
     id_field: str | None = None,
     label_field: str | None = None,
     balance_classes: bool = False,
-    **strategy_options: Any,
+    params: ParamsLike = None,
+    dry_run: bool = False,
 ) -> SelectionResult:
-    """Select a subset of `input` by a score column and write it in the input's format (or `out`'s suffix).
+    """Select a subset of `input` with a strategy and write it in the input's format (or `out`'s suffix).
 
-    `top` keeps the most important examples by the column's recorded direction (for likelihood: the most
-    informative, highest NLL), `bottom` the least, `random` a uniform sample, `threshold` the rows whose value
-    lies in [minimum, maximum], `stratified` an equal share of the budget per score stratum (CCS).
-    Field names default to those the scores were computed with; `strategy_options` go to the strategy.
-    `balance_classes` applies the strategy within each class, with a budget proportional to the class's size.
+    Args:
+        input: the data the score directory was made from.
+        scores: the score directory (`thresher score --out`).
+        by: the column to select by; None for strategies that need none (`random`, `zip`, `dsir`) or that have
+            a default column (`dedup`: the dedup scorers' keep flags).
+        out: where to write the kept examples.
+        strategy: a registered strategy (`thresher.selection.registry.STRATEGIES`): `top` keeps the most
+            important examples by the column's recorded direction, `bottom` the least, `random` a uniform
+            sample, `threshold` the rows in [minimum, maximum], `stratified`/`ccs` an equal share of the budget
+            per score stratum (CCS), `ips`, `dedup`, `zip`, `dsir` (see the README).
+        keep: a fraction ("0.3") or a count (5000) of examples to keep.
+        budget_tokens: keep examples up to this many tokens (`n_tokens`), instead of `keep`.
+        seed: the only source of randomness.
+        write_pruned: also write the examples that were dropped here.
+        text_field / id_field / label_field: default to those the scores were computed with.
+        balance_classes: apply the strategy within each class, with a budget proportional to the class's size.
+        params: the strategy's parameters: a mapping (`{"strata": 20}` or `{"stratified.drop_hardest": 0.1}`),
+            or layers of `Assignment`s from lowest to highest precedence (what the CLI passes: its `-p`s).
+        dry_run: resolve the strategy and its parameters, but read and write nothing (`--print-config`).
+
+    Returns:
+        What was kept, and where it went.
+
+    Raises:
+        OptionError: an unknown strategy, a parameter it does not take, a column it cannot use, a bad budget.
     """
-    if strategy not in HANDLERS:
-        raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(HANDLERS)}")
+    if strategy not in STRATEGIES:
+        raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(STRATEGIES.names())}")
     if keep is not None and budget_tokens is not None:
         raise OptionError("give either --keep or --budget-tokens, not both")
-    if keep is None and budget_tokens is None and strategy not in WITHOUT_BUDGET:
-        raise OptionError("give --keep K (a fraction such as 0.3 or a count such as 5000) or --budget-tokens N")
     if budget_tokens is not None and budget_tokens < 1:
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
     keep_spec = parse_keep(str(keep)) if keep is not None else None
 
-    store = ScoreStore.open(scores)
-    recorded_fields = store.manifest.get("input", {}).get("fields", {})
+    # A dry run reads nothing: the fields default to the ones given (the score directory may not exist yet).
+    store = ScoreStore.open(scores) if not dry_run else None
+    recorded_fields = store.manifest.get("input", {}).get("fields", {}) if store is not None else {}
     fields = Fields(
         text=text_field or recorded_fields.get("text", "text"),
         id=id_field if id_field is not None else recorded_fields.get("id"),
         label=label_field if label_field is not None else recorded_fields.get("label"),
     )
+    built = _build_strategy(strategy, params, fields.text)
+    options = {
+        "input": input,
+        "scores": scores,
+        "by": by,
+        "out": out,
+        "strategy": strategy,
+        "keep": None if keep is None else str(keep),
+        "budget_tokens": budget_tokens,
+        "seed": seed,
+        "write_pruned": write_pruned,
+        "text_field": text_field,
+        "id_field": id_field,
+        "label_field": label_field,
+        "balance_classes": balance_classes or None,
+    }
+    settings = settings_record(options, {strategy: built.params_record()})
+    if store is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return SelectionResult(0, 0, by or "", strategy, Path(out), None, empty, settings=settings)
     dataset = open_dataset(input, fields)
     store.check_input(dataset.fingerprint())
 
-    wanted = [by] if by is not None else []
-    if budget_tokens is not None:
-        wanted.append("n_tokens")
-    if not wanted and strategy in WITHOUT_SCORES:
-        # No score is needed, but the row count comes from any complete column.
-        wanted = list(store.column_infos())[:1]
-    if not wanted:
-        raise OptionError(f"--strategy {strategy} needs --by COLUMN")
-    if by in ("embedding", "embeddings") and by not in store.column_infos():
-        raise OptionError(
-            f"--by {by}: embeddings are vectors, not a score to select by; score them first "
-            "(`thresher score --scorer density`, then `select --by density --strategy ips`)"
-        )
-    table = store.read_columns(list(dict.fromkeys(wanted)), with_id=False)
-    values = importance = None
-    if by is not None:
-        values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
-        importance = strategies.importance(values, store.column_infos()[by].direction)
-    request = SelectionRequest(
-        n_rows=table.num_rows,
-        by=by,
-        values=values,
-        importance=importance,
-        keep=keep_spec,
-        budget_tokens=budget_tokens,
-        costs=table.column("n_tokens").to_numpy(zero_copy_only=False) if budget_tokens is not None else None,
-        seed=seed,
-        dataset=dataset,
-        store=store,
-        options={
-            "minimum": minimum,
-            "maximum": maximum,
-            "strata": strata,
-            "drop_hardest": drop_hardest,
-            **strategy_options,
-        },
-    )
-    if balance_classes:
-        from thresher.selection.balance import dataset_labels, select_request_balanced
-
-        chosen = select_request_balanced(request, HANDLERS[strategy], dataset_labels(dataset))
-    else:
-        chosen = HANDLERS[strategy](request)
-    mask = np.zeros(request.n_rows, dtype=bool)
+    column = choose_column(strategy, type(built), store, by)
+    inputs = inputs_from_store(type(built), store, dataset, column=column, with_costs=budget_tokens is not None)
+    budget = _budget(keep_spec, budget_tokens, inputs.n_rows)
+    labels = dataset_labels(dataset) if balance_classes else None
+    chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
+    mask = np.zeros(inputs.n_rows, dtype=bool)
     mask[chosen] = True
-
-    out_path = Path(out)
-    dataset.write_subset(mask, out_path)
-    pruned_path = Path(write_pruned) if write_pruned is not None else None
-    if pruned_path is not None:
-        dataset.write_subset(~mask, pruned_path)
-    kept_tokens = int(request.costs[mask].sum()) if request.costs is not None else None
+    dataset.write_subset(mask, Path(out))
+    if write_pruned is not None:
+        dataset.write_subset(~mask, Path(write_pruned))
     return SelectionResult(
-        input_rows=request.n_rows,
+        input_rows=inputs.n_rows,
         kept=int(mask.sum()),
-        by=by or "",
+        by=column or "",
         strategy=strategy,
-        out=out_path,
-        pruned_out=pruned_path,
-        kept_rows=np.flatnonzero(mask),
-        kept_tokens=kept_tokens,
+        out=Path(out),
+        pruned_out=Path(write_pruned) if write_pruned is not None else None,
+        kept_rows=chosen,
+        kept_tokens=int(inputs.costs[mask].sum()) if inputs.costs is not None else None,
+        params=built.params_record(),
+        settings=settings,
     )
+
+
+def _build_strategy(name: str, params: ParamsLike, text_field: str) -> Strategy:
+    """Strategy `name` built from its resolved parameters (DSIR reads its target with the input's text field)."""
+    strategy_class = STRATEGIES.get(name)
+    resolved = resolve_params(
+        [Chosen(name, strategy_class)],
+        as_layers(params),
+        forwarded={"target_text_field": text_field},
+        known=every_strategy(),
+        flags={"target_text_field": "--text-field"},
+    )
+    return build(strategy_class, resolved[name])
+
+
+def _budget(keep: KeepSpec | None, budget_tokens: int | None, n_rows: int) -> Budget | None:
+    """How much `select` keeps: a token budget, a count of the rows, or None (the strategy keeps what it chooses)."""
+    if budget_tokens is not None:
+        return Budget(tokens=budget_tokens)
+    return Budget(count=keep.resolve(n_rows)) if keep is not None else None
 
 
 @dataclass(frozen=True)
@@ -276,12 +387,95 @@ def embed(
     )
 
 
-def evaluate(input: str | Path, **options: Any) -> Any:
+def evaluate(
+    input: str | Path,
+    *,
+    task: str,
+    out: str | Path,
+    methods: str | Sequence[str] = "random,full",
+    keep: str | Sequence[float] = (0.1, 0.3, 0.5),
+    seeds: int = 3,
+    full_seeds: int | None = None,
+    scores: str | Path | None = None,
+    eval_split: float | None = 0.1,
+    eval_file: str | Path | None = None,
+    text_field: str = "text",
+    id_field: str | None = None,
+    label_field: str | None = None,
+    response_field: str | None = None,
+    budget: str = "epochs",
+    seed: int = 0,
+    jobs: int = 1,
+    params: Mapping[str, Any] | Sequence[Sequence[Assignment]] | Sequence[Assignment] | None = None,
+    embedder: str | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    show_progress: bool = False,
+    dry_run: bool = False,
+) -> EvalResult:
     """Train a target model on the subsets each method selects and report held-out quality (`thresher eval`).
 
-    See `thresher.eval.harness.evaluate` for the options; returns its `EvalResult`.
+    Args:
+        input: the data (any format `thresher score` reads); methods choose from its training part.
+        task: a registered eval target (`thresher.eval.registry.TARGETS`): "classify" (MLP head on sentence
+            embeddings; accuracy, macro-F1), "lm" (a small GPT-2 trained from scratch; held-out NLL per token and
+            bits per byte) or "sft" (LoRA fine-tuning of a causal LM on prompt/response pairs; held-out response
+            NLL per token, and accuracy when the responses are class labels).
+        out: report directory: results.json, curves.png, report.html.
+        methods: "random", "full", "zip", "dsir", "COLUMN[:strategy]" (strategy top by default), comma-separated.
+        keep: keep ratios in (0, 1].
+        seeds: runs per (method, ratio); run i uses seed `seed + i` for both selection and training.
+        full_seeds: runs of the `full` method (default `seeds`): full data costs the most.
+        scores: score directory of `input`, needed by column methods.
+        eval_split: fraction held out by a seeded hash of each id (ignored with `eval_file`).
+        eval_file: a separate held-out file, read with the same text and label fields (ids not needed).
+        text_field, id_field: the fields of the text (sft: the prompt) and of a unique id.
+        label_field: the class of each example, for targets that read labels (classify).
+        response_field: the response to each prompt, for targets that read responses (sft).
+        budget: "epochs" (the same epochs per run) or, where the target supports it (lm), "tokens" (as many
+            trained tokens as the full-data run).
+        seed: the first run's seed, and the seed of the held-out split.
+        jobs: training runs at once, in spawned worker processes (`thresher.eval.parallel`); results equal the
+            one-process ones up to float summation order.
+        params: parameters of the target and of the methods' strategies: a mapping (`{"lm.n_layer": 1,
+            "strata": 20}`) or layers of `Assignment`s from lowest precedence (the CLI passes its `-p` layer). A
+            bare name goes to every chosen component that takes it; one that none takes is an `OptionError`.
+        embedder, model, device: the shared settings of the same name (classify's embedder, sft's model, where
+            the target runs); giving one the chosen target does not take is an `OptionError`.
+        show_progress: report the runs and their ETA on stderr.
+        dry_run: resolve the settings and build the target and strategies, but read, train and write nothing
+            (`--print-config`); the result has no runs, and its `settings` are what a real run would record.
+
+    Returns:
+        An `EvalResult`; the same data are in `out/results.json`, which records every resolved setting.
     """
     # Imported here so that `score` and `select` never load the harness, its plots, or scikit-learn.
-    from thresher.eval.harness import evaluate as run_evaluate
+    from thresher.eval.config import EvalConfig
+    from thresher.eval.harness import describe_evaluation, run_evaluation
+    from thresher.eval.params import param_layers
+    from thresher.eval.plan import method_names, parse_keeps
 
-    return run_evaluate(input, **options)
+    config = EvalConfig(
+        input=Path(input),
+        task=task,
+        methods=method_names(methods),
+        keep=tuple(parse_keeps(keep)),
+        seeds=seeds,
+        full_seeds=full_seeds,
+        scores=Path(scores) if scores is not None else None,
+        eval_split=None if eval_file is not None else eval_split,
+        eval_file=Path(eval_file) if eval_file is not None else None,
+        text_field=text_field,
+        id_field=id_field,
+        label_field=label_field,
+        response_field=response_field,
+        budget=budget,
+        seed=seed,
+        jobs=jobs,
+    )
+    config.validate()
+    flags = {"embedder": embedder, "model": model, "device": device}
+    config = config.with_params(param_layers(params), flags)
+    if dry_run:
+        return describe_evaluation(config, out=out)
+    return run_evaluation(config, out=out, show_progress=show_progress)

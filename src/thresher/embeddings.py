@@ -13,11 +13,8 @@ is written to a temporary directory and renamed, so an interrupted run leaves no
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,14 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from thresher.atomic import staged_dir
+from thresher.cache import cache_dir, cache_key
 from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
-from thresher.scorers.base import ExampleSource, RunContext
+from thresher.types import ExampleSource, RunContext
 
 if TYPE_CHECKING:
     from thresher.store import ScoreStore
 
 EMBEDDINGS_DIR_NAME = "embeddings"
-CACHE_DIR_NAME = "cache"  # same as thresher.api.CACHE_DIR_NAME
+# Bump when the files of a cache change (names, dtypes, meta fields): it enters the key, so old caches are not read.
+EMBEDDINGS_FORMAT = 1
+
 DEFAULT_BATCH_SIZE = 64
 # Texts embedded per call to the model, so progress can be reported and memory stays bounded.
 _CHUNK_ROWS = 2048
@@ -69,7 +70,7 @@ def embeddings_root(where: RunContext | ScoreStore | str | Path | None) -> Path 
         return where.cache_dir / EMBEDDINGS_DIR_NAME if where.cache_dir is not None else None
     if isinstance(where, str | Path):
         return Path(where) / EMBEDDINGS_DIR_NAME
-    return where.root / CACHE_DIR_NAME / EMBEDDINGS_DIR_NAME
+    return cache_dir(where.root) / EMBEDDINGS_DIR_NAME
 
 
 def embedder_identity(embedder: str) -> dict[str, str]:
@@ -78,8 +79,8 @@ def embedder_identity(embedder: str) -> dict[str, str]:
 
     path = resolve_embedder(embedder)
     fingerprint = _fingerprint(Path(path)) if Path(path).is_dir() else ""
-    key_source = fingerprint or f"spec:{embedder}"
-    key = hashlib.blake2b(key_source.encode(), digest_size=8).hexdigest()
+    # Keyed by the weights when there are local ones, so two paths to the same model share one matrix.
+    key = cache_key(EMBEDDINGS_DIR_NAME, {"format": EMBEDDINGS_FORMAT, "embedder": fingerprint or f"spec:{embedder}"})
     return {"embedder": embedder, "path": path, "fingerprint": fingerprint, "key": key}
 
 
@@ -91,7 +92,8 @@ def list_embedding_caches(where: RunContext | ScoreStore | str | Path | None) ->
     caches = []
     for directory in sorted(root.iterdir()):
         meta_path = directory / "meta.json"
-        if directory.is_dir() and meta_path.is_file():
+        # Hidden directories are staging ones (thresher.atomic), complete only once renamed.
+        if directory.is_dir() and not directory.name.startswith(".") and meta_path.is_file():
             caches.append(EmbeddingCache(directory, json.loads(meta_path.read_text())))
     return caches
 
@@ -180,16 +182,9 @@ def ensure_embeddings(
         "seconds": round(time.perf_counter() - started, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".embeddings-", dir=root))
-    try:
+    target = root / identity["key"]
+    with staged_dir(target, overwrite=True) as staging:
         np.save(staging / "vectors.npy", vectors)
         np.save(staging / "ids.npy", ids)
         (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        target = root / identity["key"]
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return EmbeddingCache(target, meta), False

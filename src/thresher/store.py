@@ -16,7 +16,6 @@ shards already recorded.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -28,13 +27,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thresher.atomic import staged_file
 from thresher.errors import StoreError
 from thresher.provenance import package_versions, params_fingerprint
-from thresher.scorers.base import Direction, ScoreColumn, ScorerCode
+from thresher.types import ColumnKind, Direction, ScoreColumn, ScorerCode
 
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT = "thresher-scores"
 STORE_VERSION = 1
+# Shards and the manifest are written under a hidden `.NAME.XXXX.tmp` beside them and renamed (thresher.atomic).
+STAGING_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,9 @@ class ColumnInfo:
 
     name: str
     scorer: str
-    direction: Direction
+    direction: Direction | None  # None for flags and ids
     description: str
-
-
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
+    kind: ColumnKind = ColumnKind.SCORE
 
 
 def _same_input(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
@@ -90,7 +87,8 @@ class ScoreStore:
     def _save_manifest(self) -> None:
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
-            _write_json_atomic(self.manifest_path, self.manifest)
+            with staged_file(self.manifest_path, suffix=STAGING_SUFFIX) as staging:
+                staging.write_text(json.dumps(self.manifest, indent=2, sort_keys=False, default=str) + "\n")
         except OSError as error:
             raise StoreError(f"{self.manifest_path}: cannot write the manifest ({error.strerror})") from None
 
@@ -142,6 +140,20 @@ class ScoreStore:
                 f"(size {input_fingerprint.get('size_bytes')}, fields {input_fingerprint.get('fields')})"
             )
 
+    def record_settings(self, command: str, settings: dict[str, Any]) -> None:
+        """Record a command's resolved settings (settings-file format) under `settings`, so `--config` repeats it.
+
+        Scorers run into the same directory by earlier commands stay in the record: their parameters are merged in.
+        """
+        record = self.manifest.setdefault("settings", {})
+        previous = record.get(command, {})
+        merged = {**previous, **settings}
+        if "params" in previous or "params" in settings:
+            merged["params"] = {**previous.get("params", {}), **settings.get("params", {})}
+            merged["scorer"] = list(merged["params"])
+        record[command] = merged
+        self._save_manifest()
+
     # -- writing -----------------------------------------------------------------------------------
 
     def start_run(
@@ -189,7 +201,8 @@ class ScoreStore:
                 "fingerprint": fingerprint,
                 "columns": {
                     column.name: {
-                        "direction": str(column.direction),
+                        "kind": str(column.kind),
+                        "direction": None if column.direction is None else str(column.direction),
                         "description": column.description,
                         "dtype": column.dtype,
                     }
@@ -231,7 +244,10 @@ class ScoreStore:
         infos = {}
         for scorer, entry in self.manifest.get("scorers", {}).items():
             for name, column in entry["columns"].items():
-                infos[name] = ColumnInfo(name, scorer, Direction(column["direction"]), column["description"])
+                # Manifests from before column kinds recorded every column as a score with a direction.
+                kind = ColumnKind(column.get("kind", ColumnKind.SCORE))
+                direction = Direction(column["direction"]) if kind is ColumnKind.SCORE else None
+                infos[name] = ColumnInfo(name, scorer, direction, column["description"], kind)
         return infos
 
     def read_columns(self, columns: Sequence[str], *, with_id: bool = True) -> pa.Table:
@@ -345,12 +361,10 @@ class ScorerRun:
         table = pa.table({"id": ids, **{name: scores[name] for name in self.entry["columns"]}})
         relative = f"{self.scorer_name}/part-{index:05d}.parquet"
         path = self.store.root / relative
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
+            with staged_file(path, suffix=STAGING_SUFFIX) as staging:
+                pq.write_table(table, staging)
         except OSError as error:
-            tmp.unlink(missing_ok=True)
             raise StoreError(f"{path}: cannot write the shard ({error.strerror or error})") from None
         shards = [shard for shard in self.entry["shards"] if shard["index"] != index]
         shards.append({"index": index, "file": relative, "row_start": row_start, "rows": len(ids)})

@@ -58,6 +58,7 @@ def handle_and_tell(stop: StopAfterShard, signum, frame) -> None:
 
 
 if __name__ == "__main__":
-    registry._BUILTIN["compression"] = f"{__name__}:GatedCompressionScorer"
+    registry.SCORERS.unregister("compression")
+    registry.SCORERS.register("compression", GatedCompressionScorer)
     StopAfterShard._handle = handle_and_tell
     sys.exit(main())

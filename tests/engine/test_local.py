@@ -3,8 +3,9 @@ import pyarrow as pa
 import pytest
 
 from thresher.engine.local import rechunk, run_scorers
-from thresher.scorers.base import Direction, ScoreColumn, Scorer
+from thresher.scorers.base import Scorer
 from thresher.store import ScoreStore
+from thresher.types import Direction, ScoreColumn
 
 
 class LengthScorer(Scorer):

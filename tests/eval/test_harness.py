@@ -12,12 +12,15 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import SENTENCES, write_jsonl
+from thresher.api import evaluate
+from thresher.components import assignments_from_mapping
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
-from thresher.eval import evaluate, parse_keeps, parse_methods, split_by_id
+from thresher.eval import parse_keeps, parse_methods, split_by_id
 from thresher.scorers.base import Direction, ScoreColumn
 from thresher.store import ScoreStore
+from thresher.types import ColumnKind
 
 WORDS_A = sorted({word for sentence in SENTENCES[:4] for word in sentence.split()})
 WORDS_B = sorted({word for sentence in SENTENCES[4:] for word in sentence.split()} - set(WORDS_A))
@@ -40,15 +43,20 @@ def labelled(tmp_path) -> Path:
 
 
 def write_label_column(data: Path, scores: Path) -> None:
-    """A score column that is 1 for class `b` and 0 otherwise: `top` at a small ratio keeps only class `b`."""
+    """A score column `is_b` that is 1 for class `b` and 0 otherwise (`top` at a small ratio keeps only class `b`),
+    and the same values as a flag column `b_keep` (what `dedup` reads)."""
     dataset = open_dataset(data, Fields(label="label"))
     batch = next(dataset.iter_examples())
     store = ScoreStore(scores)
     store.bind_input(dataset.fingerprint())
-    column = ScoreColumn("is_b", Direction.HIGHER, "1 for class b")
-    run = store.start_run("oracle", {}, [column], shard_rows=10_000)
+    columns = [
+        ScoreColumn("is_b", Direction.HIGHER, "1 for class b"),
+        ScoreColumn("b_keep", None, "1 for class b", kind=ColumnKind.FLAG),
+    ]
+    run = store.start_run("oracle", {}, columns, shard_rows=10_000)
     values = np.array([1.0 if label == "b" else 0.0 for label in batch.column("label").to_pylist()])
-    run.write_shard(0, 0, pa.array([str(value) for value in batch.column("id").to_pylist()]), {"is_b": values})
+    ids = pa.array([str(value) for value in batch.column("id").to_pylist()])
+    run.write_shard(0, 0, ids, {"is_b": values, "b_keep": values})
     run.finish(batch.num_rows, {})
 
 
@@ -79,7 +87,7 @@ def test_parse_methods_and_keeps():
     assert parse_keeps("0.5,0.1,0.3") == [0.1, 0.3, 0.5]
     with pytest.raises(OptionError, match="no score column 'missing'"):
         parse_methods("random,missing", ["nll_mean"])
-    with pytest.raises(OptionError, match="strategy 'zip'"):
+    with pytest.raises(OptionError, match="zip chooses without a score column"):
         parse_methods("nll_mean:zip", ["nll_mean"])
     for bad in ("0", "1.5", "-0.1", "abc"):
         with pytest.raises(OptionError, match="--keep"):
@@ -169,7 +177,7 @@ def test_eval_file_needs_no_id_field(labelled, tmp_path, tiny_embedder_dir):
         id_field="rid",
         eval_file=held_out,
         embedder=str(tiny_embedder_dir),
-        classify_options={"epochs": 2},
+        params={"epochs": 2},
         **options,
     )
     assert result.config["train_examples"] == 120 and result.config["eval_examples"] == 2
@@ -200,7 +208,7 @@ def test_lm_task_runs_end_to_end(tmp_path, budget):
         seeds=1,
         eval_split=0.2,
         budget=budget,
-        lm_options=lm_options,
+        params=lm_options,
     )
     full = next(run for run in result.runs if run.method == "full")
     half = next(run for run in result.runs if run.method == "random")
@@ -246,11 +254,11 @@ def test_cli_eval_writes_the_report_and_turns_bad_options_into_exit_code_2(label
 
 
 def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny_embedder_dir, monkeypatch):
-    from thresher.eval.targets import ClassifyTarget
+    from thresher.eval.classify import PreparedClassify
 
     write_label_column(labelled, tmp_path / "scores")
     trained = []
-    monkeypatch.setattr(ClassifyTarget, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
+    monkeypatch.setattr(PreparedClassify, "train_and_evaluate", lambda self, rows, seed: trained.append(seed) or {})
     with pytest.raises(OptionError, match="after dropping the hardest"):
         # Dropping the hardest half leaves too few rows to keep 0.9 of the training part.
         evaluate(
@@ -263,7 +271,7 @@ def test_every_selection_is_checked_before_any_training(labelled, tmp_path, tiny
             scores=tmp_path / "scores",
             label_field="label",
             embedder=str(tiny_embedder_dir),
-            strategy_options={"drop_hardest": 0.5},
+            params={"drop_hardest": 0.5},
         )
     assert trained == [] and not (tmp_path / "report").exists()
 
@@ -277,7 +285,7 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
         "eval_split": 0.25,
         "label_field": "label",
         "embedder": str(tiny_embedder_dir),
-        "classify_options": {"epochs": 5},
+        "params": {"epochs": 5},
     }
     serial = evaluate(labelled, out=tmp_path / "serial", **options)
     parallel = evaluate(labelled, out=tmp_path / "parallel", jobs=2, **options)
@@ -291,14 +299,19 @@ def test_runs_in_worker_processes_give_the_same_report(labelled, tmp_path, tiny_
 
 
 def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, tiny_embedder_dir):
-    from thresher.eval.harness import Method, choose_rows
+    from thresher.eval.choose import build_strategies, choose_rows
+    from thresher.eval.plan import Method
+    from thresher.selection.base import StrategyInputs, TextList
     from thresher.selection.zip import zip_select
 
     texts = [f"{word} " * (i % 7 + 1) + f"tail {i}" for i, word in enumerate(WORDS_A * 3)]
-    zip_rows = choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None, texts=texts)
+    inputs = StrategyInputs(len(texts), texts=TextList(texts))
+    method = Method("zip", None, "zip")
+    zip_strategy = build_strategies([method], {})["zip"]
+    zip_rows = choose_rows(method, 0.3, 0, inputs, zip_strategy)
     assert zip_rows.tolist() == sorted(zip_select(texts, round(0.3 * len(texts))))
-    with pytest.raises(OptionError, match="needs the training texts"):
-        choose_rows(Method("zip", None, "zip"), 0.3, 0, len(texts), None, None)
+    with pytest.raises(OptionError, match="needs the example texts"):
+        choose_rows(method, 0.3, 0, StrategyInputs(len(texts)), zip_strategy)
 
     write_label_column(labelled, tmp_path / "scores")
     target = write_jsonl(tmp_path / "target.jsonl", [{"text": sentence} for sentence in SENTENCES[4:]])
@@ -306,19 +319,75 @@ def test_set_level_methods_choose_from_the_training_texts(labelled, tmp_path, ti
         labelled,
         task="classify",
         out=tmp_path / "report",
-        methods="zip,dsir,is_b:dedup",
+        methods="zip,dsir,b_keep:dedup",
         keep="0.2",
         seeds=1,
         scores=tmp_path / "scores",
         eval_split=0.25,
         label_field="label",
         embedder=str(tiny_embedder_dir),
-        classify_options={"epochs": 2},
-        strategy_options={"target": str(target)},
+        params={"epochs": 2, "target": str(target)},
     )
     n_train = result.config["train_examples"]
     assert {run.method: run.kept for run in result.runs} == {
         "zip": round(0.2 * n_train),
         "dsir": round(0.2 * n_train),
-        "is_b:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
+        "b_keep:dedup": round(0.2 * n_train),  # a sample of the flagged (class b) rows, a third of the data
     }
+
+
+def test_methods_are_strategies_from_the_registry():
+    from thresher.store import ColumnInfo
+
+    infos = {
+        "nll_mean": ColumnInfo("nll_mean", "likelihood", Direction.HIGHER, "nll", ColumnKind.SCORE),
+        "minhash_keep": ColumnInfo("minhash_keep", "minhash", None, "kept", ColumnKind.FLAG),
+        "minhash_duplicate_of": ColumnInfo("minhash_duplicate_of", "minhash", None, "ids", ColumnKind.ID),
+    }
+    methods = parse_methods("zip,dsir,dedup,nll_mean:ccs,minhash_keep:dedup", infos)
+    assert [(m.name, m.column, m.strategy) for m in methods] == [
+        ("zip", None, "zip"),
+        ("dsir", None, "dsir"),
+        ("dedup", "minhash_keep", "dedup"),  # dedup's default column
+        ("nll_mean:ccs", "nll_mean", "ccs"),
+        ("minhash_keep:dedup", "minhash_keep", "dedup"),
+    ]
+    with pytest.raises(OptionError, match="minhash_keep is a flag column and --strategy top ranks by a score"):
+        parse_methods("minhash_keep", infos)
+    with pytest.raises(OptionError, match="nll_mean is a score column and --strategy dedup takes flag columns"):
+        parse_methods("nll_mean:dedup", infos)
+    with pytest.raises(OptionError, match="holds ids"):
+        parse_methods("minhash_duplicate_of:dedup", infos)
+    with pytest.raises(OptionError, match="random chooses without a score column"):
+        parse_methods("nll_mean:random", infos)
+    with pytest.raises(OptionError, match="--methods dedup: no semdedup_keep or minhash_keep column"):
+        parse_methods("dedup", ["nll_mean"])
+
+
+def test_strategy_options_are_resolved_against_the_methods_strategies():
+    from thresher.eval.choose import build_strategies, choose_rows, training_inputs
+    from thresher.eval.data import TrainingColumn
+    from thresher.eval.params import resolve_eval_params
+    from thresher.selection.base import StrategyInputs
+    from thresher.selection.strategies import select_stratified
+
+    names = ["random", "full", "score:ccs"]
+    methods = parse_methods(",".join(names), ["score"])
+    _, params = resolve_eval_params(
+        "lm", names, [assignments_from_mapping({"drop_hardest": 0.2, "ccs.strata": 5}, "p")], {}
+    )
+    assert params["ccs"] == {"strata": 5, "drop_hardest": 0.2}
+    with pytest.raises(OptionError, match=r"takes 'temperature' \(it applies to strategy ips\)"):
+        resolve_eval_params("lm", names, [assignments_from_mapping({"temperature": 2.0}, "p")], {})
+    with pytest.raises(OptionError, match="drop_hardest: expected a number"):
+        resolve_eval_params("lm", names, [assignments_from_mapping({"drop_hardest": "most"}, "p")], {})
+
+    strategies = build_strategies(methods, params)
+    values = np.random.default_rng(0).normal(size=50)
+    column = TrainingColumn(values, Direction.LOWER)
+    ccs = methods[2]
+    rows = choose_rows(ccs, 0.3, 7, training_inputs(type(strategies["ccs"]), column, None), strategies["ccs"])
+    expected = select_stratified(-values, 15, np.random.default_rng(7), strata=5, drop_hardest=0.2)
+    assert rows.tolist() == expected.tolist()
+    random_rows = choose_rows(methods[0], 0.3, 7, StrategyInputs(50), strategies["random"])
+    assert random_rows.tolist() == np.sort(np.random.default_rng(7).permutation(50)[:15]).tolist()

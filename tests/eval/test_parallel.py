@@ -3,17 +3,17 @@ import pytest
 import torch
 
 from thresher.errors import OptionError
+from thresher.eval.classify import ClassifyTarget, PreparedClassify
 from thresher.eval.parallel import run_all, worker_threads
-from thresher.eval.targets import ClassifyConfig, ClassifyTarget
 
 
-def small_target() -> ClassifyTarget:
+def small_target() -> PreparedClassify:
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 8)) * 2
     labels = rng.integers(0, 3, size=90)
     features = centres[labels] + rng.normal(size=(90, 8))
-    return ClassifyTarget(
-        features[:60], labels[:60], features[60:], labels[60:], num_classes=3, config=ClassifyConfig(epochs=3)
+    return PreparedClassify(
+        features[:60], labels[:60], features[60:], labels[60:], num_classes=3, settings=ClassifyTarget(epochs=3)
     )
 
 

@@ -6,8 +6,8 @@ import base64
 import json
 import re
 
-from thresher.eval.harness import EvalResult, RunResult
 from thresher.eval.report import best_methods, summarize, write_report
+from thresher.eval.results import EvalResult, RunResult
 
 
 def fake_result(out) -> EvalResult:
@@ -24,7 +24,7 @@ def fake_result(out) -> EvalResult:
                 )
             )
     config = {"task": "classify", "input": "data.jsonl", "primary_metric": "accuracy", "train_examples": 100}
-    return EvalResult(config=config, runs=runs, out=out)
+    return EvalResult(config=config, runs=runs, out=out, higher_is_better={"accuracy": True, "macro_f1": True})
 
 
 def test_summaries_and_best_method_per_ratio(tmp_path):
@@ -32,7 +32,7 @@ def test_summaries_and_best_method_per_ratio(tmp_path):
     summary = summarize(result.runs, "accuracy")
     mean, spread, count = summary["nll_mean"][0.1]
     assert abs(mean - 0.705) < 1e-12 and abs(spread - 0.005) < 1e-12 and count == 2
-    best = best_methods(result.runs, "accuracy")
+    best = best_methods(result.runs, "accuracy", higher=True)
     assert best[0.1][0] == "nll_mean" and best[0.5][0] == "random"  # 0.85 beats 0.705
     assert 1.0 not in best  # full data is the reference, not a contender
 

@@ -9,7 +9,7 @@ import torch
 import thresher
 from tests.conftest import SENTENCES, write_jsonl
 from thresher.errors import OptionError
-from thresher.eval.sft import SftConfig, SftTarget
+from thresher.eval.sft import PreparedSft, SftTarget
 
 # Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -23,8 +23,8 @@ def pairs(n: int) -> tuple[list[str], list[str]]:
 
 def test_sft_trains_is_seeded_and_ranks_labels(tiny_lm_dir):
     prompts, responses = pairs(24)
-    config = SftConfig(model=str(tiny_lm_dir), lora_target="c_attn", lora_rank=4, epochs=2, batch_size=4)
-    target = SftTarget(prompts[:16], responses[:16], prompts[16:], responses[16:], config)
+    config = SftTarget(model=str(tiny_lm_dir), lora_target="c_attn", lora_rank=4, epochs=2, batch_size=4)
+    target = PreparedSft(prompts[:16], responses[:16], prompts[16:], responses[16:], config)
     assert target.classes == ["no", "yes"]
     rows = np.arange(16)
     first = target.train_and_evaluate(rows, seed=1)
@@ -36,12 +36,12 @@ def test_sft_trains_is_seeded_and_ranks_labels(tiny_lm_dir):
     at_init = target.evaluate_at_init(seed=0)
     assert first["nll_per_token"] < at_init["nll_per_token"]  # training on the responses lowers their NLL
     # min_steps repeats a small subset.
-    small = SftTarget(
+    small = PreparedSft(
         prompts[:16],
         responses[:16],
         prompts[16:],
         responses[16:],
-        SftConfig(model=str(tiny_lm_dir), lora_rank=4, batch_size=4, min_steps=5),
+        SftTarget(model=str(tiny_lm_dir), lora_rank=4, batch_size=4, min_steps=5),
     )
     assert small.train_and_evaluate(np.arange(2), seed=0)["train_steps"] == 5
 
@@ -53,7 +53,7 @@ def test_candidate_ranking_matches_full_sequences(tiny_lm_dir):
 
     prompts, responses = pairs(4)
     prompts[1] = "a much longer prompt than the others " + prompts[1]
-    target = SftTarget(prompts, responses, prompts, responses, SftConfig(model=str(tiny_lm_dir)))
+    target = PreparedSft(prompts, responses, prompts, responses, SftTarget(model=str(tiny_lm_dir)))
     candidates = lora.collate([lora.Encoded(ids, ids) for ids in target.class_ids], 0)
     with torch.no_grad():
         cached = candidate_nll(
@@ -75,7 +75,7 @@ def test_candidate_ranking_matches_full_sequences(tiny_lm_dir):
 def test_free_text_responses_give_nll_only(tiny_lm_dir):
     prompts = SENTENCES[:6]
     responses = [s[::-1] for s in SENTENCES[:6]]
-    target = SftTarget(prompts[:4], responses[:4], prompts[4:], responses[4:], SftConfig(model=str(tiny_lm_dir)))
+    target = PreparedSft(prompts[:4], responses[:4], prompts[4:], responses[4:], SftTarget(model=str(tiny_lm_dir)))
     assert target.classes is None
     assert set(target.train_and_evaluate(np.arange(4), seed=0)) == {"nll_per_token", "train_steps"}
 
@@ -97,7 +97,8 @@ def test_eval_task_sft_end_to_end(tiny_lm_dir, tmp_path):
         seeds=2,
         full_seeds=1,
         eval_split=0.25,
-        sft_options={"model": str(tiny_lm_dir), "lora_rank": 2, "batch_size": 8},
+        model=str(tiny_lm_dir),
+        params={"lora_rank": 2, "batch_size": 8},
     )
     assert [(run.method, run.keep) for run in result.runs] == [("random", 0.5), ("random", 0.5), ("full", 1.0)]
     saved = json.loads((tmp_path / "report" / "results.json").read_text())
@@ -117,7 +118,7 @@ def test_cli_eval_sft(tiny_lm_dir, tmp_path):
         tmp_path / "pairs.jsonl", [{"prompt": p, "answer": r} for p, r in zip(prompts, responses, strict=True)]
     )
     args = ["eval", str(data), "--task", "sft", "--text-field", "prompt", "--out", str(tmp_path / "r"), "--quiet"]
-    model = ["--model", str(tiny_lm_dir), "--lora-rank", "2", "--eval-split", "0.3"]
+    model = ["--model", str(tiny_lm_dir), "-p", "lora_rank=2", "--eval-split", "0.3"]
     result = CliRunner().invoke(
         app,
         [
@@ -131,8 +132,8 @@ def test_cli_eval_sft(tiny_lm_dir, tmp_path):
             "0.5",
             "--seeds",
             "1",
-            "--min-steps",
-            "2",
+            "-p",
+            "min_steps=2",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -10,16 +10,16 @@ import pytest
 
 from tests.conftest import SENTENCES
 from thresher.errors import OptionError
-from thresher.models.vllm_backend import answer_probabilities_from_top_logprobs, first_token_logprobs, logprobs_needed
-from thresher.scorers.ask_llm import (
+from thresher.models.askllm_prompt import (
     DEFAULT_PROMPT,
     FEW_SHOT_EXAMPLES,
     PLAIN_ANSWER_CUE,
-    AskLlmScorer,
     answer_probabilities,
     build_prompt_template,
     truncate_ids,
 )
+from thresher.models.vllm_backend import answer_probabilities_from_top_logprobs, first_token_logprobs, logprobs_needed
+from thresher.scorers.ask_llm import AskLlmScorer
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}USER : {{ message['content'] }} END{% endfor %}"

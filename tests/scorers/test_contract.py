@@ -9,9 +9,11 @@ import pytest
 
 import thresher
 from tests.conftest import SENTENCES, write_jsonl
-from thresher.scorers.base import Direction, RunContext, Scorer
-from thresher.scorers.registry import build_scorer, get_scorer_class, list_scorers
+from thresher.components import Chosen, build, describe_params, resolve_params
+from thresher.scorers.base import RunContext, Scorer
+from thresher.scorers.registry import SCORERS
 from thresher.store import ScoreStore
+from thresher.types import ColumnKind, Direction
 
 TEXTS = SENTENCES + [sentence.upper() for sentence in SENTENCES]
 
@@ -39,7 +41,7 @@ UNSEEDED = {"ask-llm", "compression", "likelihood"}
 # boundary; a few other seeds are tried, and one of them must change the scores.
 OTHER_SEEDS = (1, 2, 3, 4)
 # Scorers the Ray engine runs (it refuses multi-pass ones).
-RAY_SCORERS = [name for name in list_scorers() if not get_scorer_class(name).requires_fit]
+RAY_SCORERS = [name for name in SCORERS.names() if not SCORERS.get(name).requires_fit]
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +59,15 @@ def contract_options(tiny_lm_dir, tiny_embedder_dir, tmp_path_factory) -> dict:
     return options
 
 
-@pytest.fixture(params=list_scorers())
+@pytest.fixture(params=SCORERS.names())
 def scorer(request, contract_options) -> Scorer:
-    return build_scorer(request.param, {**contract_options, "seed": 0})
+    return make_scorer(request.param, {**contract_options, "seed": 0})
+
+
+def make_scorer(name: str, options: dict) -> Scorer:
+    """Scorer `name` built from the options it takes (each reaches every part that takes it, as --model does)."""
+    cls = SCORERS.get(name)
+    return build(cls, resolve_params([Chosen(name, cls)], [], forwarded=options)[name])
 
 
 def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
@@ -72,7 +80,7 @@ def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
 
 def score_with_a_new_scorer(name: str, options: dict, seed: int) -> tuple[dict, dict]:
     """Scores of all of `TEXTS`, then of rows 3 to 8 alone, from one newly built scorer (fitted on `TEXTS`)."""
-    scorer = build_scorer(name, {**options, "seed": seed})
+    scorer = make_scorer(name, {**options, "seed": seed})
     scorer.setup(RunContext(seed=seed))
     if scorer.requires_fit:
         scorer.fit(lambda: iter([batch_of(TEXTS[:5]), batch_of(TEXTS[5:], first=5)]))
@@ -98,28 +106,34 @@ def fresh_scores(contract_options):
 def test_columns_and_directions_are_declared(scorer):
     names = [column.name for column in scorer.columns]
     assert names and len(names) == len(set(names))
-    assert all(isinstance(column.direction, Direction) and column.description for column in scorer.columns)
+    assert all(column.description for column in scorer.columns)
+    # Scores have a direction; flags and id columns have none.
+    assert all(
+        isinstance(column.direction, Direction) == (column.kind is ColumnKind.SCORE) for column in scorer.columns
+    )
 
 
 def test_params_round_trip_and_pickle_before_setup(scorer):
     params = scorer.get_params()
     assert set(params) == set(type(scorer).param_names())
-    rebuilt = get_scorer_class(scorer.name)(**params)
+    rebuilt = SCORERS.get(scorer.name)(**params)
     assert rebuilt.get_params() == params
-    assert pickle.loads(pickle.dumps(scorer)).get_params() == params
+    # Nested components (dealrec's parts) come back as equal copies, not the same objects: compare their records.
+    assert pickle.loads(pickle.dumps(scorer)).params_record() == scorer.params_record()
 
 
 def test_every_scorer_is_declared_seeded_or_not():
-    assert set(list_scorers()) == SEEDED | UNSEEDED and not SEEDED & UNSEEDED
+    assert set(SCORERS.names()) == SEEDED | UNSEEDED and not SEEDED & UNSEEDED
     # The seed reaches a scorer through its `seed` parameter: a seeded scorer has one, an unseeded one has none.
-    for name in list_scorers():
-        assert ("seed" in get_scorer_class(name).param_names()) == (name in SEEDED), name
+    for name in SCORERS.names():
+        takes_seed = any(row.name.split(".")[-1] == "seed" for row in describe_params(SCORERS.get(name)))
+        assert takes_seed == (name in SEEDED), name
 
 
-@pytest.mark.parametrize("name", list_scorers())
+@pytest.mark.parametrize("name", SCORERS.names())
 def test_one_value_per_example_of_the_declared_dtype_independent_of_batch(name, fresh_scores):
     whole, part = fresh_scores(name, seed=0)
-    columns = get_scorer_class(name).columns
+    columns = SCORERS.get(name).columns
     assert set(whole) == {column.name for column in columns}
     for column in columns:
         values = whole[column.name]
@@ -137,7 +151,7 @@ def differs(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> bool
     return any(not np.array_equal(first[name], second[name]) for name in first)
 
 
-@pytest.mark.parametrize("name", list_scorers())
+@pytest.mark.parametrize("name", SCORERS.names())
 def test_two_fresh_scorers_with_one_seed_agree_and_another_seed_changes_only_seeded_ones(name, fresh_scores):
     scores, _ = fresh_scores(name, seed=0)
     again, _ = fresh_scores(name, seed=0, instance=1)
@@ -164,21 +178,22 @@ def ray_cluster():
 
 def score_columns(score_dir: Path) -> pa.Table:
     store = ScoreStore.open(score_dir)
-    columns = [column.name for name in RAY_SCORERS for column in get_scorer_class(name).columns]
+    columns = [column.name for name in RAY_SCORERS for column in SCORERS.get(name).columns]
     return store.read_columns(columns)
 
 
 def test_the_ray_engine_gives_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
     assert RAY_SCORERS, "no registered scorer runs on Ray"
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in TEXTS])
-    options = {key: contract_options[key] for key in ("model", "dtype", "device", "prompt_file", "max_tokens")}
-    common = {"scorers": RAY_SCORERS, "shard_rows": 6, **options}  # three shards, the last one short
+    options = {key: contract_options[key] for key in ("model", "dtype", "device")}
+    params = {key: contract_options[key] for key in ("prompt_file", "max_tokens")}
+    common = {"scorers": RAY_SCORERS, "shard_rows": 6, "params": params, **options}  # three shards, the last short
     thresher.score(path, out=tmp_path / "local", **common)
     thresher.score(path, out=tmp_path / "ray", engine="ray", workers=1, **common)
     local, on_ray = score_columns(tmp_path / "local"), score_columns(tmp_path / "ray")
     assert on_ray.column("id").equals(local.column("id")) and on_ray.num_rows == len(TEXTS)
     for name in RAY_SCORERS:
-        for column in get_scorer_class(name).columns:
+        for column in SCORERS.get(name).columns:
             expected, actual = local.column(column.name), on_ray.column(column.name)
             assert actual.type == expected.type, column.name
             if column.dtype == "float64":

@@ -35,7 +35,9 @@ def test_word_shingles():
 def test_minhash_finds_planted_near_duplicates(tmp_path):
     texts = [ARTICLE, OTHER, *SENTENCES, EDITED, ARTICLE, OTHER.upper()]
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text, "id": f"doc{i}"} for i, text in enumerate(texts)])
-    api.score(path, scorers=["minhash"], out=tmp_path / "scores", id_field="id", threshold=0.5, shingle=3)
+    api.score(
+        path, scorers=["minhash"], out=tmp_path / "scores", id_field="id", params={"threshold": 0.5, "shingle": 3}
+    )
     table = ScoreStore.open(tmp_path / "scores").read_columns(["minhash_keep", "minhash_duplicate_of"])
     keep = table.column("minhash_keep").to_numpy()
     duplicate_of = table.column("minhash_duplicate_of").to_pylist()
@@ -74,8 +76,7 @@ def test_semdedup_groups_planted_duplicates_and_info_summarises_ids(tmp_path, ti
         out=tmp_path / "scores",
         embedder=str(tiny_embedder_dir),
         device="cpu",
-        eps=0.03,
-        clusters=2,
+        params={"eps": 0.03, "clusters": 2},
     )
     store = ScoreStore.open(tmp_path / "scores")
     table = store.read_columns(["semdedup_keep", "duplicate_of", "zlib_ratio"])
@@ -112,7 +113,7 @@ def test_semdedup_with_minilm_groups_light_edits(tmp_path, monkeypatch):
     monkeypatch.setenv("THRESHER_CACHE", str(tmp_path / "cache"))
     texts = [ARTICLE, OTHER, *SENTENCES, EDITED, "the cat sat on a mat"]
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in texts])
-    api.score(path, scorers=["semdedup"], out=tmp_path / "scores", device="cpu", eps=0.05)
+    api.score(path, scorers=["semdedup"], out=tmp_path / "scores", device="cpu", params={"eps": 0.05})
     keep = ScoreStore.open(tmp_path / "scores").read_columns(["semdedup_keep"]).column("semdedup_keep").to_numpy()
     assert keep[[0, 10]].sum() == 1 and keep[[2, 11]].sum() == 1
     assert keep.sum() == len(texts) - 2
@@ -143,13 +144,18 @@ def test_dsir_and_zip_select_end_to_end(tmp_path):
         out=tmp_path / "dsir.jsonl",
         strategy="dsir",
         keep=10,
-        target=target,
-        target_text_field="body",
+        params={"target": target, "target_text_field": "body"},
         seed=3,
     )
     assert result.kept == 10 and np.mean(result.kept_rows % 10 == 0) >= 0.8  # 10% of the pool is code
     zipped = api.select(
-        path, scores=tmp_path / "scores", by=None, out=tmp_path / "zip.jsonl", strategy="zip", keep=0.2, k2=10, k3=5
+        path,
+        scores=tmp_path / "scores",
+        by=None,
+        out=tmp_path / "zip.jsonl",
+        strategy="zip",
+        keep=0.2,
+        params={"k2": 10, "k3": 5},
     )
     assert zipped.kept == 20 and len(read_ids(tmp_path / "zip.jsonl")) == 20
 
@@ -170,18 +176,19 @@ def test_cli_options_reach_the_strategies(tmp_path):
             "dsir",
             "--keep",
             "5",
-            "--target",
-            str(target),
-            "--target-text-field",
-            "body",
-            "--buckets",
-            "1000",
+            "-p",
+            f"target={target}",
+            "-p",
+            "target_text_field=body",
+            "--param",
+            "dsir.buckets=1000",
         ],
     )
     assert ok.exit_code == 0, ok.output
     missing = runner.invoke(app, [*args, "--strategy", "dsir", "--keep", "5"])
-    assert missing.exit_code == 2 and "--target" in missing.output
-    zipped = runner.invoke(app, [*args, "--strategy", "zip", "--keep", "7", "--k1", "50", "--k2", "10", "--k3", "3"])
+    assert missing.exit_code == 2 and "-p dsir.target=" in missing.output
+    zip_params = ["-p", "k1=50", "-p", "k2=10", "-p", "k3=3"]
+    zipped = runner.invoke(app, [*args, "--strategy", "zip", "--keep", "7", *zip_params])
     assert zipped.exit_code == 0 and "kept 7 of 100" in zipped.output
     os.environ.pop("THRESHER_CACHE", None)
     scored = runner.invoke(
@@ -193,17 +200,17 @@ def test_cli_options_reach_the_strategies(tmp_path):
             "minhash",
             "--out",
             str(tmp_path / "m"),
-            "--num-perm",
-            "64",
-            "--threshold",
-            "0.9",
-            "--shingle",
-            "2",
+            "-p",
+            "num_perm=64",
+            "-p",
+            "threshold=0.9",
+            "-p",
+            "minhash.shingle=2",
             "--quiet",
         ],
     )
     assert scored.exit_code == 0, scored.output
     refused = runner.invoke(
-        app, ["score", str(path), "--scorer", "compression", "--out", str(tmp_path / "c"), "--eps", "0.1"]
+        app, ["score", str(path), "--scorer", "compression", "--out", str(tmp_path / "c"), "-p", "eps=0.1"]
     )
-    assert refused.exit_code == 2 and "--eps" in refused.output
+    assert refused.exit_code == 2 and "-p eps=0.1: none of the chosen components (compression)" in refused.output

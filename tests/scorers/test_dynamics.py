@@ -3,13 +3,14 @@ import pytest
 from typer.testing import CliRunner
 
 import thresher
+from thresher.cache import cache_dir
 from thresher.cli import app
 from thresher.errors import OptionError
 from thresher.models import proxy
 from thresher.ops import dynamics
-from thresher.scorers.base import Direction
-from thresher.scorers.registry import get_scorer_class
+from thresher.scorers.registry import SCORERS
 from thresher.store import ScoreStore
+from thresher.types import Direction
 
 DYNAMICS = ["el2n", "grand", "forgetting", "vog", "aum", "datamap", "loss"]
 
@@ -22,8 +23,12 @@ def count_trainings(monkeypatch):
     return calls
 
 
-def options(embedder) -> dict:
-    return {"embedder": str(embedder), "seeds": 2, "epochs": 3, "score_epoch": 1, "device": "cpu"}
+def options(embedder, **params) -> dict:
+    return {
+        "embedder": str(embedder),
+        "device": "cpu",
+        "params": {"seeds": 2, "epochs": 3, "score_epoch": 1, **params},
+    }
 
 
 def test_all_dynamics_scores_from_one_training_match_the_record(
@@ -35,7 +40,7 @@ def test_all_dynamics_scores_from_one_training_match_the_record(
     store = ScoreStore.open(out)
     table = store.read_columns(["el2n", "grand", "forgetting", "vog", "aum", "confidence", "variability", "loss"])
     assert table.num_rows == 24
-    (record_path,) = (out / "cache" / proxy.CACHE_SUBDIR).glob("training-*.npz")
+    (record_path,) = (cache_dir(out) / proxy.CACHE_SUBDIR).glob("training-*.npz")
     record = proxy.TrainingRecord.load(record_path)
     assert record.classes == ["class-0", "class-1", "class-2"]
     column = {name: table.column(name).to_numpy() for name in table.column_names}
@@ -60,7 +65,7 @@ def test_a_later_call_reuses_the_cached_training(corpus_jsonl, tmp_path, tiny_em
     assert len(count_trainings) == 1
     assert ScoreStore.open(out).manifest["scorers"]["aum"]["provenance"]["training_reused"] is True
     # Other training parameters make another training.
-    more = {**options(tiny_embedder_dir), "epochs": 4}
+    more = options(tiny_embedder_dir, epochs=4)
     thresher.score(corpus_jsonl, scorers=["forgetting"], out=out, label_field="label", **more)
     assert len(count_trainings) == 2
 
@@ -68,12 +73,12 @@ def test_a_later_call_reuses_the_cached_training(corpus_jsonl, tmp_path, tiny_em
 def test_dynamics_scorers_need_labels(corpus_jsonl, tmp_path, tiny_embedder_dir):
     with pytest.raises(OptionError, match="label"):
         thresher.score(corpus_jsonl, scorers=["aum"], out=tmp_path / "s", **options(tiny_embedder_dir))
-    assert all(get_scorer_class(name).needs_labels and get_scorer_class(name).requires_fit for name in DYNAMICS)
+    assert all(SCORERS.get(name).needs_labels and SCORERS.get(name).requires_fit for name in DYNAMICS)
 
 
 def test_cli_scores_and_selects_balanced_by_class(corpus_jsonl, tmp_path, tiny_embedder_dir):
     out = tmp_path / "scores"
-    flags = ["--embedder", str(tiny_embedder_dir), "--seeds", "1", "--epochs", "2", "--score-epoch", "1"]
+    flags = ["--embedder", str(tiny_embedder_dir), "-p", "seeds=1", "-p", "epochs=2", "-p", "score_epoch=1"]
     result = CliRunner().invoke(
         app,
         ["score", str(corpus_jsonl), "--scorer", "aum,el2n", "--label-field", "label", "--out", str(out), "--quiet"]

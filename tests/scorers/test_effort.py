@@ -12,9 +12,9 @@ from tests.conftest import SENTENCES, write_jsonl
 from thresher.errors import OptionError
 from thresher.models import lora
 from thresher.models.loading import load_causal_lm
-from thresher.scorers.base import RunContext
 from thresher.scorers.effort import EffortScorer
 from thresher.store import ScoreStore
+from thresher.types import RunContext
 
 # Tiny models: one torch thread avoids OpenMP fork/join overhead (see models/surrogate.single_thread).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -71,11 +71,18 @@ def test_prompt_tokens_are_masked(tiny_lora):
 def test_effort_through_score_with_prompt_field(tiny_lm_dir, tmp_path):
     records = [{"prompt": s, "answer": s.split()[-1], "text": s} for s in SENTENCES]
     data = write_jsonl(tmp_path / "pairs.jsonl", records)
-    options = {"model": str(tiny_lm_dir), "device": "cpu", "lora_target": "c_attn", "lora_rank": 4}
+    options = {"model": str(tiny_lm_dir), "device": "cpu"}
+    params = {"lora_target": "c_attn", "lora_rank": 4}
     thresher.score(
-        data, scorers=["effort"], out=tmp_path / "pairs", prompt_field="prompt", response_field="answer", **options
+        data,
+        scorers=["effort"],
+        out=tmp_path / "pairs",
+        prompt_field="prompt",
+        response_field="answer",
+        params=params,
+        **options,
     )
-    thresher.score(data, scorers=["effort"], out=tmp_path / "plain", lora_layers=0, **options)
+    thresher.score(data, scorers=["effort"], out=tmp_path / "plain", params={**params, "lora_layers": 0}, **options)
     pairs = ScoreStore.open(tmp_path / "pairs").read_columns(["effort"]).column("effort").to_numpy()
     plain = ScoreStore.open(tmp_path / "plain").read_columns(["effort"]).column("effort").to_numpy()
     assert pairs.shape == plain.shape == (8,) and (pairs > 0).all() and not np.allclose(pairs, plain)

@@ -7,6 +7,7 @@ import pytest
 import torch.nn.functional as F
 
 import thresher
+from thresher.cache import cache_dir
 from thresher.errors import OptionError
 from thresher.models import surrogate
 from thresher.ops import influence
@@ -22,21 +23,20 @@ def column(out, name):
 
 def test_influence_and_tracin_end_to_end(corpus_jsonl, tiny_embedder_dir, tmp_path):
     out = tmp_path / "scores"
-    options = {"embedder": str(tiny_embedder_dir), "epochs": 3, "device": "cpu"}
+    options = {"embedder": str(tiny_embedder_dir), "device": "cpu"}
     thresher.score(
         corpus_jsonl,
         scorers=["influence", "tracin"],
         out=out,
         label_field="label",
-        ihvp="cg",
-        hvp_steps=50,
+        params={"ihvp": "cg", "hvp_steps": 50, "epochs": 3},
         **options,
     )
     cg = column(out, "influence")
     tracin = column(out, "tracin")
     assert cg.shape == tracin.shape == (24,) and np.isfinite(cg).all() and np.isfinite(tracin).all()
     # One surrogate training shared by both scorers, cached for later runs.
-    assert len(list((out / "cache" / surrogate.CACHE_SUBDIR).glob("surrogate-*.pt"))) == 1
+    assert len(list((cache_dir(out) / surrogate.CACHE_SUBDIR).glob("surrogate-*.pt"))) == 1
 
     # LiSSA with full-batch HVPs converges to the same (H + damp·scale·I)⁻¹ as CG.
     thresher.score(
@@ -44,9 +44,7 @@ def test_influence_and_tracin_end_to_end(corpus_jsonl, tiny_embedder_dir, tmp_pa
         scorers=["influence"],
         out=out,
         label_field="label",
-        ihvp="lissa",
-        hvp_steps=1500,
-        hvp_batch_size=1000,
+        params={"ihvp": "lissa", "hvp_steps": 1500, "hvp_batch_size": 1000, "epochs": 3},
         overwrite=True,
         **options,
     )
@@ -62,10 +60,8 @@ def test_influence_matches_the_ops_on_the_cached_surrogate(corpus_jsonl, tiny_em
         scorers=["influence"],
         out=out,
         label_field="label",
-        ihvp="cg",
-        hvp_steps=50,
+        params={"ihvp": "cg", "hvp_steps": 50, "epochs": 2},
         embedder=str(tiny_embedder_dir),
-        epochs=2,
         device="cpu",
     )
     records = [json.loads(line) for line in corpus_jsonl.read_text().splitlines()]
@@ -82,7 +78,7 @@ def test_influence_matches_the_ops_on_the_cached_surrogate(corpus_jsonl, tiny_em
         [r["text"] for r in records],
         [r["label"] for r in records],
         surrogate.SurrogateConfig(embedder=str(tiny_embedder_dir), epochs=2),
-        cache_dir=out / "cache",
+        cache_dir=cache_dir(out),
     )
     assert trained.from_cache
     expected = influence.influence_scores(
@@ -94,14 +90,17 @@ def test_influence_matches_the_ops_on_the_cached_surrogate(corpus_jsonl, tiny_em
 def test_validation_file_changes_the_target(corpus_jsonl, tiny_embedder_dir, tmp_path):
     validation = tmp_path / "val.jsonl"
     validation.write_text('{"text": "the cat sat", "label": "class-0"}\n{"text": "a dog", "label": "class-1"}\n')
-    options = {"embedder": str(tiny_embedder_dir), "epochs": 2, "device": "cpu", "ihvp": "cg", "hvp_steps": 30}
-    thresher.score(corpus_jsonl, scorers=["influence"], out=tmp_path / "a", label_field="label", **options)
+    options = {"embedder": str(tiny_embedder_dir), "device": "cpu"}
+    params = {"epochs": 2, "ihvp": "cg", "hvp_steps": 30}
+    thresher.score(
+        corpus_jsonl, scorers=["influence"], out=tmp_path / "a", label_field="label", params=params, **options
+    )
     thresher.score(
         corpus_jsonl,
         scorers=["influence"],
         out=tmp_path / "b",
         label_field="label",
-        validation=str(validation),
+        params={**params, "validation": str(validation)},
         **options,
     )
     assert not np.allclose(column(tmp_path / "a", "influence"), column(tmp_path / "b", "influence"))
@@ -113,19 +112,19 @@ def test_validation_file_changes_the_target(corpus_jsonl, tiny_embedder_dir, tmp
             scorers=["influence"],
             out=tmp_path / "c",
             label_field="label",
-            validation=str(bad),
+            params={**params, "validation": str(bad)},
             **options,
         )
 
 
 def test_bad_options_are_user_errors(corpus_jsonl, tiny_embedder_dir, tmp_path):
-    with pytest.raises(OptionError, match="--ihvp"):
+    with pytest.raises(OptionError, match="ihvp"):
         thresher.score(
             corpus_jsonl,
             scorers=["influence"],
             out=tmp_path / "s",
             label_field="label",
-            ihvp="newton",
+            params={"ihvp": "newton"},
             embedder=str(tiny_embedder_dir),
         )
     with pytest.raises(OptionError, match="label"):
@@ -147,22 +146,22 @@ def test_cli_influence_options_and_errors(corpus_jsonl, tiny_embedder_dir, tmp_p
             "influence,tracin",
             "--out",
             str(tmp_path / "s"),
-            "--ihvp",
-            "cg",
-            "--hvp-steps",
-            "20",
-            "--epochs",
-            "2",
-            "--damp",
-            "0.02",
-            "--scale",
-            "10",
+            "-p",
+            "ihvp=cg",
+            "-p",
+            "hvp_steps=20",
+            "-p",
+            "epochs=2",
+            "-p",
+            "damp=0.02",
+            "-p",
+            "influence.scale=10",
         ],
     )
     assert result.exit_code == 0, result.output
     params = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert '"damp": 0.02' in json.dumps(params)
-    result = runner.invoke(app, [*common, "--scorer", "influence", "--out", str(tmp_path / "t"), "--ihvp", "x"])
-    assert result.exit_code == 2 and "--ihvp" in result.output
-    result = runner.invoke(app, [*common, "--scorer", "tracin", "--out", str(tmp_path / "u"), "--lam", "0.5"])
-    assert result.exit_code == 2 and "--lam" in result.output
+    result = runner.invoke(app, [*common, "--scorer", "influence", "--out", str(tmp_path / "t"), "-p", "ihvp=x"])
+    assert result.exit_code == 2 and "ihvp" in result.output
+    result = runner.invoke(app, [*common, "--scorer", "tracin", "--out", str(tmp_path / "u"), "-p", "lam=0.5"])
+    assert result.exit_code == 2 and "-p lam=0.5: none of the chosen components (tracin) takes 'lam'" in result.output

@@ -11,8 +11,8 @@ import torch
 
 from thresher.errors import OptionError
 from thresher.models.folds import fold_of
-from thresher.scorers.base import Direction
 from thresher.scorers.likelihood import LikelihoodScorer
+from thresher.types import Direction
 
 CORPUS = [
     "the cat sat on the mat and looked at the dog",

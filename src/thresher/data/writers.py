@@ -7,8 +7,6 @@ import datetime as dt
 import decimal
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from thresher.atomic import staged_dir, staged_file
 from thresher.data.formats import DataFormat, is_hf_dataset_dir
 from thresher.data.streams import open_output
 from thresher.errors import OptionError
@@ -44,22 +43,25 @@ def check_output_path(out: Path, target: DataFormat, input_path: Path) -> None:
 
 
 @contextmanager
-def atomic_output(out: Path) -> Iterator[Path]:
-    """Give a temporary path beside `out` that replaces `out` when the block succeeds and is removed otherwise."""
-    temporary = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        yield temporary
-        _move_into_place(temporary, out)
-    finally:
-        _remove(temporary)
+def staged_output(out: Path, target: DataFormat) -> Iterator[Path]:
+    """A staging path beside `out` (a directory for a Hugging Face dataset, else a file), moved onto `out` on
+    success and removed on failure (`thresher.atomic`)."""
+    if target.format == "hf":
+        # check_output_path has refused a non-empty directory that is not a saved dataset.
+        with staged_dir(out, overwrite=True) as staging:
+            yield staging
+    else:
+        with staged_file(out, suffix=".tmp") as staging:
+            yield staging
 
 
 def write_lines(lines: Iterable[bytes], out: Path, compression: str | None) -> int:
     """Write raw lines (each with its own line terminator) atomically to `out`; give the number written."""
     written = 0
+    # The error mapping is outermost: creating the staging file and renaming it can fail too.
     with (
-        atomic_output(out) as temporary,
         _write_errors_as_option_errors(out),
+        staged_file(out, suffix=".tmp") as temporary,
         open_output(temporary, compression) as sink,
     ):
         for line in lines:
@@ -75,7 +77,7 @@ def write_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: Pat
     writers = {"jsonl": _write_jsonl, "parquet": _write_parquet, "csv": _write_csv, "hf": _write_hf}
     if target.format not in writers:
         raise OptionError(f"cannot write {out}: unknown output format {target.format!r}")
-    with atomic_output(out) as temporary, _write_errors_as_option_errors(out):
+    with _write_errors_as_option_errors(out), staged_output(out, target) as temporary:
         return writers[target.format](batches, schema, temporary, target.compression)
 
 
@@ -165,21 +167,3 @@ def _write_errors_as_option_errors(out: Path) -> Iterator[None]:
     except (OSError, pa.ArrowException, TypeError) as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise OptionError(f"cannot write {out}: {detail}") from error
-
-
-def _move_into_place(temporary: Path, out: Path) -> None:
-    if temporary.is_dir() and out.is_dir():
-        # A directory cannot replace a non-empty one in one step: move the old one aside, then drop it.
-        retired = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.old"
-        os.replace(out, retired)
-        os.replace(temporary, out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(temporary, out)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink(missing_ok=True)

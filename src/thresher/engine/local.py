@@ -15,8 +15,9 @@ from thresher.data.fields import ID_COLUMN, ROW_COLUMN
 from thresher.engine.interrupt import stop_after_shard_on_sigint
 from thresher.engine.progress import ScoreProgress
 from thresher.engine.shards import DEFAULT_SHARD_ROWS, ScoringSummary, rechunk, start_runs, write_scored_shard
-from thresher.scorers.base import ExampleSource, RunContext, Scorer
+from thresher.scorers.base import Scorer
 from thresher.store import ScorerRun, ScoreStore
+from thresher.types import ExampleSource, RunContext
 
 
 def run_scorers(

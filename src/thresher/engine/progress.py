@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from thresher.progress import ProgressDisplay, ProgressTask
-from thresher.scorers.base import ProgressCallback
+from thresher.types import ProgressCallback
 
 
 class _Counter:

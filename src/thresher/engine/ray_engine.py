@@ -27,8 +27,9 @@ from thresher.data.fields import ID_COLUMN, ROW_COLUMN
 from thresher.engine.progress import ScoreProgress
 from thresher.engine.shards import DEFAULT_SHARD_ROWS, ScoringSummary, iter_shards, start_runs, write_scored_shard
 from thresher.errors import OptionError
-from thresher.scorers.base import ExampleSource, RunContext, Scorer
+from thresher.scorers.base import Scorer
 from thresher.store import ScorerRun, ScoreStore
+from thresher.types import ExampleSource, RunContext
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,7 @@ class ScoringSummary:
     shards_computed: dict[str, int] = field(default_factory=dict)
     shards_reused: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)  # the run's resolved settings (settings-file format)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def start_runs(
     runs = [
         store.start_run(
             scorer.name,
-            scorer.get_params(),
+            scorer.params_record(),  # plain data: nested components (dealrec's parts) as dicts
             scorer.columns,
             shard_rows=shard_rows,
             overwrite=overwrite,

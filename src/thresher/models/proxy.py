@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from thresher.atomic import staged_file
+from thresher.cache import cache_key
 from thresher.errors import ModelError, OptionError
+from thresher.labels import class_index, class_order
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.ops import dynamics
 
@@ -450,18 +452,19 @@ def content_digest(ids: Sequence[Any], texts: Sequence[str], labels: Sequence[An
 
 
 def training_key(config: ProxyConfig, digest: str) -> str:
-    """The cache key of a training: the proxy parameters and the input's content digest."""
+    """The cache key of a training (`thresher.cache.cache_key`): the proxy parameters, the input's content digest
+    and the record's format version."""
     params = asdict(config)
     if config.backend == "head":
-        params["embedder"] = _embedder_identity(config.embedder)
+        params["embedder"] = embedder_identity(config.embedder)
         params.pop("proxy_model")
     else:
         params.pop("embedder")
-    payload = json.dumps({"params": params, "input": digest, "version": _RECORD_VERSION}, sort_keys=True)
-    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+    return cache_key(CACHE_SUBDIR, {"format": _RECORD_VERSION, "params": params, "input": digest})
 
 
-def _embedder_identity(spec: str) -> str:
+def embedder_identity(spec: str) -> str:
+    """How an embedder enters a cache key: a local directory by its absolute path, a Hub id as given."""
     path = Path(spec)
     return str(path.resolve()) if path.exists() else spec
 
@@ -511,9 +514,9 @@ def load_or_train(
     """
     if not texts:
         raise OptionError("training dynamics need at least one example")
-    classes = sorted(set(raw_labels))
-    class_index = {label: i for i, label in enumerate(classes)}
-    labels = np.array([class_index[label] for label in raw_labels], dtype=np.int64)
+    classes = class_order(raw_labels)
+    index = class_index(classes)
+    labels = np.array([index[label] for label in raw_labels], dtype=np.int64)
     key = training_key(config, content_digest(ids, texts, raw_labels))
     path = cache_dir / CACHE_SUBDIR / f"training-{key}.npz" if cache_dir is not None else None
     if path is not None and path.is_file():

@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -24,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from thresher.atomic import staged_dir
 from thresher.errors import ModelError, OptionError
 from thresher.models.device import resolve_device
 from thresher.models.tokenizer import train_bpe_tokenizer
@@ -179,6 +177,80 @@ def build_gpt2(config: ReferenceConfig, tokenizer: Any) -> Any:
     return GPT2LMHeadModel(model_config)
 
 
+def seeded_gpt2(config: ReferenceConfig, tokenizer: Any, seed: int) -> Any:
+    """A GPT-2 of `config`'s shape over `tokenizer`, initialised from `seed` (torch's global generator)."""
+    torch.manual_seed(seed)
+    return build_gpt2(config, tokenizer)
+
+
+@dataclass
+class LmTrainingLog:
+    """What `train_lm` did: the loss of every step (nats/token), target tokens seen, and the loop's seconds."""
+
+    steps: int
+    losses: list[float]
+    n_train_tokens: int
+    seconds: float
+
+
+def train_lm(
+    model: Any,
+    stream: np.ndarray,
+    config: ReferenceConfig,
+    *,
+    seed: int,
+    steps: int | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> LmTrainingLog:
+    """Train `model` in place on the token stream `stream` with the reference recipe, and give the log.
+
+    The recipe: AdamW with weight decay on matrices only (nanoGPT's split), linear warmup then cosine decay
+    (`learning_rate_at`), gradient clipping, and batches of context-length blocks drawn by a generator seeded with
+    `seed`, one shuffled pass over the blocks per epoch. `steps` defaults to `count_steps` over the stream's
+    blocks; `progress(step, total_steps, loss)` is called after every optimiser step. `thresher train-ref` and the
+    eval harness's lm target both train through this function.
+    """
+    device = resolve_device(config.device)
+    model.to(device)
+    # A corpus shorter than one context still trains, on shorter blocks.
+    block_len = min(config.context_length, len(stream) - 1)
+    starts = block_starts(len(stream), block_len)
+    total_steps = steps if steps is not None else count_steps(len(starts), config)
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+        betas=(config.beta1, config.beta2),
+    )
+    # bf16 autocast only on cuda; cpu stays fp32 so a seed reproduces the same losses on any cpu.
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    stream_tensor = torch.from_numpy(stream.astype(np.int64))
+    offsets = torch.arange(block_len + 1)
+    batches = iterate_batches(starts, config.batch_size, np.random.default_rng(seed))
+    log = LmTrainingLog(steps=total_steps, losses=[], n_train_tokens=0, seconds=0.0)
+    model.train()
+    started = time.perf_counter()
+    for step in range(total_steps):
+        blocks = stream_tensor[torch.from_numpy(next(batches))[:, None] + offsets].to(device)
+        inputs, targets = blocks[:, :-1], blocks[:, 1:]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, total_steps, config)
+        with autocast:
+            logits = model(input_ids=inputs).logits
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        log.losses.append(loss.item())
+        log.n_train_tokens += targets.numel()
+        if progress is not None:
+            progress(step + 1, total_steps, log.losses[-1])
+    log.seconds = time.perf_counter() - started
+    return log
+
+
 def train_into_dir(
     texts: Sequence[str],
     config: ReferenceConfig,
@@ -187,7 +259,7 @@ def train_into_dir(
     extra_metadata: dict,
 ) -> TrainSummary:
     """Train tokenizer and model on `texts`, save both plus `thresher_reference.json` into the existing empty
-    dir `model_dir`, and give the summary. Not atomic: callers stage `model_dir` with `atomic_output_dir`."""
+    dir `model_dir`, and give the summary. Not atomic: callers stage `model_dir` with `thresher.atomic.staged_dir`."""
 
     started = time.perf_counter()
     if not any(text.strip() for text in texts):
@@ -198,67 +270,21 @@ def train_into_dir(
     tokenizer = train_bpe_tokenizer((text for text in texts), config.vocab_size, config.min_frequency)
     tokenizer.model_max_length = config.context_length
     stream = pack_documents(texts, tokenizer)
-    # A corpus shorter than one context still trains, on shorter blocks.
-    block_len = min(config.context_length, len(stream) - 1)
-    starts = block_starts(len(stream), block_len)
-    total_steps = count_steps(len(starts), config)
-
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    model = build_gpt2(config, tokenizer).to(device)
+    model = seeded_gpt2(config, tokenizer, config.seed)
     n_params = sum(p.numel() for p in model.parameters())
-
-    # nanoGPT's split: decay matrices (weights, embeddings), not biases or layer-norm gains.
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-        betas=(config.beta1, config.beta2),
-    )
-    # bf16 autocast only on cuda; cpu stays fp32 so a seed reproduces the same losses on any cpu.
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-
-    stream_tensor = torch.from_numpy(stream.astype(np.int64))
-    offsets = torch.arange(block_len + 1)
-    batches = iterate_batches(starts, config.batch_size, rng)
-    losses: list[float] = []
-    n_train_tokens = 0
-    model.train()
-    loop_started = time.perf_counter()
-    for step in range(total_steps):
-        batch_starts = torch.from_numpy(next(batches))
-        blocks = stream_tensor[batch_starts[:, None] + offsets].to(device)
-        inputs, targets = blocks[:, :-1], blocks[:, 1:]
-
-        lr = learning_rate_at(step, total_steps, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with autocast:
-            logits = model(input_ids=inputs).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-
-        losses.append(loss.item())
-        n_train_tokens += targets.numel()
-        if progress is not None:
-            progress(step + 1, total_steps, losses[-1])
-    loop_seconds = time.perf_counter() - loop_started
+    log = train_lm(model, stream, config, seed=config.seed, progress=progress)
 
     model.eval()
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     summary = TrainSummary(
         n_params=n_params,
-        n_train_tokens=n_train_tokens,
-        steps=total_steps,
-        final_train_loss=float(np.mean(losses[-20:])),
+        n_train_tokens=log.n_train_tokens,
+        steps=log.steps,
+        final_train_loss=float(np.mean(log.losses[-20:])),
         seconds=time.perf_counter() - started,
-        tokens_per_second=n_train_tokens / max(loop_seconds, 1e-9),
-        initial_train_loss=losses[0],
+        tokens_per_second=log.n_train_tokens / max(log.seconds, 1e-9),
+        initial_train_loss=log.losses[0],
         n_data_tokens=int(len(stream)),
         n_texts=len(texts),
         vocab_size=len(tokenizer),
@@ -309,7 +335,7 @@ def train_reference_model(
     The `TrainSummary`, also stored in `out_dir/thresher_reference.json`.
     """
     config.validate()
-    with atomic_output_dir(out_dir, overwrite=overwrite) as staging_dir:
+    with staged_dir(out_dir, overwrite=overwrite) as staging_dir:
         return train_into_dir(texts, config, staging_dir, progress, {"data_fingerprint": data_fingerprint})
 
 
@@ -324,35 +350,6 @@ def load_reference_summary(model_dir: str | Path) -> TrainSummary:
         raise ModelError(f"{path}: not found; is {model_dir} a dir written by `thresher train-ref`?") from None
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: field 'summary' is missing or malformed ({error})") from None
-
-
-@contextlib.contextmanager
-def atomic_output_dir(out_dir: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield an empty staging dir next to `out_dir`, renamed to `out_dir` only if the block succeeds.
-
-    An existing non-empty `out_dir` raises `OptionError` up front unless `overwrite`; with `overwrite` the
-    old dir is swapped out and deleted only after the new one is complete. On error the staging dir is removed.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OptionError(f"{out_dir}: exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise OptionError(f"{out_dir}: directory exists and is not empty (pass overwrite to replace it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        yield staging_dir
-        if out_dir.is_dir() and any(out_dir.iterdir()):
-            # rename(2) cannot replace a non-empty dir: move the old one aside, swap, then delete it.
-            retired_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, retired_dir)
-            os.replace(staging_dir, out_dir)
-            shutil.rmtree(retired_dir)
-        else:
-            os.replace(staging_dir, out_dir)
-    except BaseException:
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        raise
 
 
 def _thresher_version() -> str | None:

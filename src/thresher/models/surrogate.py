@@ -9,8 +9,6 @@ the score directory's cache, keyed by the options and the input, so `--scorer in
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -21,9 +19,11 @@ import numpy as np
 import torch
 
 from thresher.atomic import staged_file
+from thresher.cache import cache_key
 from thresher.errors import OptionError
+from thresher.labels import class_index, class_order
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, train_head_epoch
+from thresher.models.proxy import HeadProxy, cached_embeddings, content_digest, embedder_identity, train_head_epoch
 
 CACHE_SUBDIR = "influence"
 _VERSION = 1
@@ -69,7 +69,7 @@ class Surrogate:
 
     def class_indices(self, raw_labels: Sequence[Any], where: str) -> torch.Tensor:
         """Class indices of `raw_labels` in this surrogate's classes; a label it never saw is an error."""
-        index = {label: i for i, label in enumerate(self.classes)}
+        index = class_index(self.classes)
         unseen = sorted({str(label) for label in raw_labels if label not in index})
         if unseen:
             raise OptionError(f"{where}: labels not in the training data: {', '.join(unseen[:5])}")
@@ -132,13 +132,13 @@ def load_or_train(
     """
     if not texts:
         raise OptionError("the influence scorers need at least one example")
-    classes = sorted(set(raw_labels), key=str)
+    classes = class_order(raw_labels)
     if len(classes) < 2:
         raise OptionError("the influence scorers need at least two classes in --label-field")
     features = torch.as_tensor(cached_embeddings(ids, texts, config.embedder, cache_dir=cache_dir, device=device))
-    index = {label: i for i, label in enumerate(classes)}
+    index = class_index(classes)
     labels = torch.tensor([index[label] for label in raw_labels], dtype=torch.long)
-    key = _key(config, content_digest(ids, texts, raw_labels))
+    key = surrogate_key(config, content_digest(ids, texts, raw_labels))
     path = cache_dir / CACHE_SUBDIR / f"surrogate-{key}.pt" if cache_dir is not None else None
     if path is not None and path.is_file():
         stored = torch.load(path, weights_only=True)
@@ -158,12 +158,11 @@ def load_or_train(
     return Surrogate(features, labels, classes, config.hidden, state, checkpoints, key, False)
 
 
-def _key(config: SurrogateConfig, digest: str) -> str:
-    params = asdict(config)
-    embedder = Path(config.embedder)
-    params["embedder"] = str(embedder.resolve()) if embedder.exists() else config.embedder
-    payload = json.dumps({"params": params, "input": digest, "version": _VERSION}, sort_keys=True)
-    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+def surrogate_key(config: SurrogateConfig, digest: str) -> str:
+    """The cache key of a surrogate training (`thresher.cache.cache_key`): its options, the input's content digest
+    and the stored format's version."""
+    params = {**asdict(config), "embedder": embedder_identity(config.embedder)}
+    return cache_key(CACHE_SUBDIR, {"format": _VERSION, "params": params, "input": digest})
 
 
 def _save(

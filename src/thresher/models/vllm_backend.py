@@ -1,9 +1,9 @@
 """Ask-LLM on vLLM: the answer distribution from the top logprobs of one generated token.
 
 vLLM is imported only when this backend is asked for (it is an optional, GPU-only dependency). Each prompt is
-sent as token ids (built by the Ask-LLM scorer, so both backends see identical prompts), one token is generated,
-and the probabilities of the yes and no spellings are read from that token's top-k logprobs. k covers every
-spelling; a spelling outside the top k has a probability below the k-th and is counted as 0.
+sent as token ids (built by `thresher.models.askllm_prompt`, so both backends see identical prompts), one token
+is generated, and the probabilities of the yes and no spellings are read from that token's top-k logprobs. k
+covers every spelling; a spelling outside the top k has a probability below the k-th and is counted as 0.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from thresher.errors import ModelError, OptionError
+from thresher.models.askllm_prompt import normalised_yes
 
 # vLLM refuses more logprobs than the engine's `max_logprobs`; we start it with this many.
 MAX_LOGPROBS = 64
@@ -35,8 +36,6 @@ def answer_probabilities_from_top_logprobs(
 
     A value may be a float or an object with a `.logprob` attribute (vLLM's `Logprob`).
     """
-    from thresher.scorers.ask_llm import normalised_yes
-
     log_yes, log_no = [], []
     for mapping in top_logprobs:
         logprob = {int(token): float(getattr(value, "logprob", value)) for token, value in mapping.items()}

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from thresher.store import ScoreStore
+from thresher.types import Direction
 
 _BARS = " ▁▂▃▄▅▆▇█"
 
@@ -82,7 +83,10 @@ def print_store_summary(score_dir: str | Path, console: Console) -> None:
     for name, column in store.column_infos().items():
         if not manifest["scorers"][column.scorer].get("complete"):
             continue
-        direction = "higher" if column.direction.value.startswith("higher") else "lower"
+        if column.direction is None:
+            direction = str(column.kind)  # flags and ids have no direction
+        else:
+            direction = "higher" if column.direction is Direction.HIGHER else "lower"
         raw = store.read_columns([name]).column(name)
         if not _is_numeric(raw.type):
             # Ids and labels (e.g. dedup's duplicate_of): counts, not statistics.

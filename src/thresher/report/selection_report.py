@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from thresher.data.fields import LABEL_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.readers import open_dataset
 from thresher.report.info import column_summary
 from thresher.store import ScoreStore
+from thresher.types import Direction
 
 if TYPE_CHECKING:
     from thresher.api import SelectionResult
@@ -109,50 +110,9 @@ def write_selection_report(
             f"→ {s.final_train_loss:.3f} nats/token.",
             "",
         ]
-    lines += [
-        "## Scores",
-        "",
-        "| column | scorer | more important | min | median | max | mean |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
-    for name, info in infos.items():
-        stats = column_summary(values[name])
-        lines.append(
-            f"| `{name}` | {info.scorer} | {'higher' if info.direction.value.startswith('higher') else 'lower'} "
-            f"| {stats['min']:.4g} | {stats['median']:.4g} | {stats['max']:.4g} | {stats['mean']:.4g} |"
-        )
-    lines += ["", f"![score histograms, kept vs pruned]({HISTOGRAM_NAME})", ""]
-
-    pairs = [
-        (a, b)
-        for a, b in (
-            ("nll_mean", "zlib_ratio"),
-            ("nll_mean", "n_tokens"),
-            ("nll_sum", "n_tokens"),
-            ("bits_per_byte", "zlib_ratio"),
-        )
-        if a in values and b in values
-    ]
-    if pairs:
-        lines += [
-            "Spearman rank correlations: "
-            + ", ".join(f"`{a}`–`{b}` {spearman(values[a], values[b]):+.2f}" for a, b in pairs)
-            + ".",
-            "",
-        ]
-
+    lines += _scores_section(infos, values)
     lines += _selection_section(selection, values, kept)
-    order = np.argsort(values[by], kind="stable")
-    important_first = order[::-1] if infos[by].direction.value.startswith("higher") else order
-    for title, rows in (
-        ("Most informative examples", important_first[:_EXAMPLES_SHOWN]),
-        ("Least informative examples", important_first[::-1][:_EXAMPLES_SHOWN]),
-    ):
-        lines += [f"### {title} (by `{by}`)", "", f"| `{by}` | label | text |", "|---:|---|---|"]
-        for row in rows:
-            label = labels[row] if labels else ""
-            lines.append(f"| {values[by][row]:.3f} | {label} | {_escape(texts[row])} |")
-        lines.append("")
+    lines += _examples_section(by, infos[by].direction, values[by], texts, labels)
     if labels:
         lines += _class_section(labels, kept)
     if timings:
@@ -160,6 +120,54 @@ def write_selection_report(
         lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()] + [""]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _scores_section(infos: dict[str, Any], values: dict[str, np.ndarray]) -> list[str]:
+    """Each score column's range and centre, the histograms, and the rank correlations of the usual pairs."""
+    lines = [
+        "## Scores",
+        "",
+        "| column | scorer | more important | min | median | max | mean |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for name, info in infos.items():
+        stats = column_summary(values[name])
+        direction = str(info.kind) if info.direction is None else info.direction.value.split("_")[0]
+        lines.append(
+            f"| `{name}` | {info.scorer} | {direction} "
+            f"| {stats['min']:.4g} | {stats['median']:.4g} | {stats['max']:.4g} | {stats['mean']:.4g} |"
+        )
+    lines += ["", f"![score histograms, kept vs pruned]({HISTOGRAM_NAME})", ""]
+    candidates = (
+        ("nll_mean", "zlib_ratio"),
+        ("nll_mean", "n_tokens"),
+        ("nll_sum", "n_tokens"),
+        ("bits_per_byte", "zlib_ratio"),
+    )
+    pairs = [(a, b) for a, b in candidates if a in values and b in values]
+    if pairs:
+        correlations = ", ".join(f"`{a}`–`{b}` {spearman(values[a], values[b]):+.2f}" for a, b in pairs)
+        lines += [f"Spearman rank correlations: {correlations}.", ""]
+    return lines
+
+
+def _examples_section(
+    by: str, direction: Direction | None, scores: np.ndarray, texts: list[str], labels: list[object]
+) -> list[str]:
+    """The most and least important examples by the selection column."""
+    order = np.argsort(scores, kind="stable")
+    important_first = order[::-1] if direction is Direction.HIGHER else order
+    lines: list[str] = []
+    for title, rows in (
+        ("Most informative examples", important_first[:_EXAMPLES_SHOWN]),
+        ("Least informative examples", important_first[::-1][:_EXAMPLES_SHOWN]),
+    ):
+        lines += [f"### {title} (by `{by}`)", "", f"| `{by}` | label | text |", "|---:|---|---|"]
+        for row in rows:
+            label = labels[row] if labels else ""
+            lines.append(f"| {scores[row]:.3f} | {label} | {_escape(texts[row])} |")
+        lines.append("")
+    return lines
 
 
 def _selection_section(selection: SelectionResult, values: dict[str, np.ndarray], kept: np.ndarray) -> list[str]:

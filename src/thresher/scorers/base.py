@@ -7,72 +7,29 @@ loads its model in `setup()` and answers `score_batch()`. Constructor arguments 
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
+# The neutral types live in thresher.types; they are re-exported here for the scorers that import them from base.
+from thresher.components import Component
+from thresher.types import (  # noqa: F401
+    ColumnKind,
+    Direction,
+    ExampleSource,
+    ProgressCallback,
+    RunContext,
+    ScoreColumn,
+    ScorerCode,
+)
+
 if TYPE_CHECKING:
     from thresher.progress import ProgressDisplay, ProgressReport
 
 
-class Direction(StrEnum):
-    """Which end of a score column holds the examples that matter most."""
-
-    HIGHER = "higher_is_more_important"
-    LOWER = "lower_is_more_important"
-
-
-@dataclass(frozen=True)
-class ScoreColumn:
-    """A column a scorer writes: its name, which direction means "more important", and what it measures."""
-
-    name: str
-    direction: Direction
-    description: str
-    dtype: str = "float64"
-
-
-ProgressCallback = Callable[[int, int], None]
-"""Called by a scorer as it goes with (examples done, tokens done) since the last call."""
-
-
-ExampleSource = Callable[[], Iterable[pa.RecordBatch]]
-"""Starts a fresh pass over every example (columns `id`, `text`, and `label` when given), in input order."""
-
-
-@dataclass(frozen=True)
-class ScorerCode:
-    """Which code computed a scorer's columns: its class as `module:QualName` and its `version`."""
-
-    class_path: str
-    version: int
-
-    def __str__(self) -> str:
-        return f"{self.class_path} version {self.version}"
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What the engine tells a scorer about the run it is part of.
-
-    `cache_dir` is a directory, shared by the scorers of one score directory, where a scorer may keep
-    expensive intermediate results (embeddings, training records, sketches) keyed by its own parameters, so
-    that a resumed run or another scorer of the same family can reuse them.
-    """
-
-    seed: int = 0
-    input_path: str | None = None
-    cache_dir: Path | None = None
-
-
-class Scorer(ABC):
+class Scorer(Component, ABC):
     """Base class of every scorer.
 
     Subclasses set `name` and `columns`, take their parameters as keyword-only constructor arguments with
@@ -80,6 +37,7 @@ class Scorer(ABC):
     `__init__`.
     """
 
+    kind: ClassVar[str] = "scorer"
     name: ClassVar[str]
     columns: ClassVar[tuple[ScoreColumn, ...]]
     # Bump when the scorer's output changes (a fixed bug, another formula, another default): the score store keys
@@ -93,19 +51,9 @@ class Scorer(ABC):
     _progress_display: ProgressDisplay | None = None
 
     @classmethod
-    def param_names(cls) -> list[str]:
-        """Names of the constructor parameters, which are the scorer's parameters."""
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
-
-    @classmethod
     def code(cls) -> ScorerCode:
         """The class and version of this scorer, recorded in the manifest next to its parameters."""
         return ScorerCode(f"{cls.__module__}:{cls.__qualname__}", cls.version)
-
-    def get_params(self) -> dict[str, Any]:
-        """The parameters this scorer was built with, as recorded in the score store's manifest."""
-        return {name: getattr(self, name) for name in self.param_names()}
 
     def setup(self, context: RunContext) -> None:  # noqa: B027 - optional hook
         """Load models and anything else expensive, once per worker."""

@@ -12,9 +12,18 @@ from thresher.scorers.base import Direction, ScoreColumn, Scorer
 
 
 class CompressionScorer(Scorer):
-    """Compressed size / raw size per example. Higher ratio = less redundant text = more informative.
+    """Compressed size / raw size of each example under zlib, zstd and lzma (higher = less redundant = more important).
 
     Cost class: CPU only, no model; lzma dominates the time.
+
+    Parameters
+    ----------
+    zlib_level:
+        zlib compression level, 0 to 9.
+    zstd_level:
+        zstd compression level, 1 to 22.
+    lzma_preset:
+        lzma (xz) preset, 0 to 9.
     """
 
     name = "compression"

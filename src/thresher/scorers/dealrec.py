@@ -3,8 +3,10 @@
 Lin et al. 2024 score each example by how much it matters to the empirical risk (influence on a cheap surrogate,
 `thresher.scorers.influence`) plus how hard it is for the LLM to learn (effort, `thresher.scorers.effort`); both
 are min-max normalised over the whole input before the sum, so this is a multi-pass scorer that runs both parts in
-`fit()`. Select with `thresher select --by dealrec --strategy ccs` (coverage-enhanced sampling; DEALRec's code also
-drops the top 10 % first: `--drop-hardest 0.1`). λ was 0.3 to 1.0 in the paper (searched in 0.1 … 2.0).
+`fit()`. The parts are nested components (`dealrec.influence`, `dealrec.effort`) with every parameter of their own
+scorer, recorded as nested dicts in the manifest. Select with `thresher select --by dealrec --strategy ccs`
+(coverage-enhanced sampling; DEALRec's code also drops the top 10 % first: `--drop-hardest 0.1`). λ was 0.3 to 1.0
+in the paper (searched in 0.1 … 2.0).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import pyarrow as pa
 
 from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
 from thresher.errors import OptionError
-from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.scorers.base import Direction, ExampleSource, RunContext, ScoreColumn, Scorer
 from thresher.scorers.effort import EffortScorer
 from thresher.scorers.influence import InfluenceScorer, rows_of
@@ -30,10 +31,20 @@ def min_max(values: np.ndarray) -> np.ndarray:
 
 
 class DealRecScorer(Scorer):
-    """DEALRec's overall score I_s + λ·δ_s after min-max normalising each; the raw parts are columns too.
+    """DEALRec's score: min-max normalised influence + λ · min-max normalised effort; the raw parts are columns too.
 
-    Takes every parameter of the `influence` scorer (surrogate, inverse-HVP) and of the `effort` scorer (LM,
-    LoRA, prompt/response fields), plus `lam` (λ).
+    The two parts are the `influence` and `effort` scorers themselves, nested: set their parameters as
+    ``-p dealrec.influence.damp=0.02`` or ``-p dealrec.effort.lora_rank=4``; a bare ``model``, ``seed`` or
+    ``device`` reaches every part that takes it.
+
+    Parameters
+    ----------
+    influence : scorer
+        The influence scorer on the surrogate (embedder, epochs, ihvp, hvp_steps, damp, scale, ...): I_s.
+    effort : scorer
+        The effort scorer on the LM (model, lora_target, lora_rank, lora_layers, prompt_field, ...): δ_s.
+    lam:
+        Weight λ of the effort score (at least 0; the paper used 0.3 to 1.0, searched in 0.1 … 2.0).
     """
 
     needs_labels: ClassVar[bool] = True
@@ -45,87 +56,35 @@ class DealRecScorer(Scorer):
         ScoreColumn("dealrec_effort", Direction.HIGHER, "LoRA gradient norm of the LM's loss (raw)"),
     )
 
-    def __init__(
-        self,
-        *,
-        model: str,
-        lam: float = 0.3,
-        embedder: str = DEFAULT_EMBEDDER,
-        epochs: int = 10,
-        validation: str | None = None,
-        text_field: str = "text",
-        label_field: str = "label",
-        ihvp: str = "lissa",
-        hvp_steps: int = 5000,
-        damp: float = 0.01,
-        scale: float = 25.0,
-        hvp_batch_size: int = 128,
-        lora_target: str | None = None,
-        lora_rank: int = 8,
-        lora_layers: int = 1,
-        prompt_field: str | None = None,
-        response_field: str | None = None,
-        max_length: int = 256,
-        batch_size: int = 16,
-        dtype: str = "float32",
-        seed: int = 0,
-        device: str = "auto",
-    ) -> None:
-        self.model = model
+    def __init__(self, *, influence: InfluenceScorer, effort: EffortScorer, lam: float = 0.3) -> None:
+        self.influence = influence
+        self.effort = effort
         self.lam = lam
-        self.embedder = embedder
-        self.epochs = epochs
-        self.validation = validation
-        self.text_field = text_field
-        self.label_field = label_field
-        self.ihvp = ihvp
-        self.hvp_steps = hvp_steps
-        self.damp = damp
-        self.scale = scale
-        self.hvp_batch_size = hvp_batch_size
-        self.lora_target = lora_target
-        self.lora_rank = lora_rank
-        self.lora_layers = lora_layers
-        self.prompt_field = prompt_field
-        self.response_field = response_field
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.seed = seed
-        self.device = device
 
-    _influence: InfluenceScorer | None = None
-    _effort: EffortScorer | None = None
+    _set_up = False
     _columns: dict[str, np.ndarray] | None = None
     _row_of: dict[Any, int] | None = None
-
-    def parts(self) -> tuple[InfluenceScorer, EffortScorer]:
-        """The two scorers whose results DEALRec combines, built from this scorer's parameters."""
-        params = self.get_params()
-        influence = InfluenceScorer(**{k: v for k, v in params.items() if k in InfluenceScorer.param_names()})
-        effort = EffortScorer(**{k: v for k, v in params.items() if k in EffortScorer.param_names()})
-        return influence, effort
 
     def setup(self, context: RunContext) -> None:
         if self.lam < 0:
             raise OptionError(f"--lam must be at least 0, got {self.lam}")
-        self._influence, self._effort = self.parts()
-        self._influence.set_progress_display(self._progress_display)
-        self._influence.setup(context)
-        self._effort.setup(context)
+        self.influence.set_progress_display(self._progress_display)
+        self.influence.setup(context)
+        self.effort.setup(context)
+        self._set_up = True
 
     def fit(self, examples: ExampleSource) -> None:
-        if self._influence is None or self._effort is None:
+        if not self._set_up:
             raise RuntimeError("scorer dealrec: call setup() before fit()")
-        self._influence.fit(examples)
-        self._effort.fit(examples)
+        self.influence.fit(examples)
+        self.effort.fit(examples)
         ids: list[Any] = []
         influence_parts, effort_parts = [], []
         for batch in examples():
             ids.extend(batch.column(ID_COLUMN).to_pylist())
-            influence_parts.append(self._influence.score_batch(batch)["influence"])
+            influence_parts.append(self.influence.score_batch(batch)["influence"])
             effort_parts.append(
-                self._effort.effort(batch.column(ID_COLUMN).to_pylist(), batch.column(TEXT_COLUMN).to_pylist())
+                self.effort.effort(batch.column(ID_COLUMN).to_pylist(), batch.column(TEXT_COLUMN).to_pylist())
             )
         influence = np.concatenate(influence_parts)
         effort = np.concatenate(effort_parts)
@@ -143,13 +102,14 @@ class DealRecScorer(Scorer):
         return {name: values[rows] for name, values in self._columns.items()}
 
     def provenance(self) -> dict[str, Any]:
-        if self._influence is None or self._effort is None:
+        if not self._set_up:
             return {}
-        return {"influence": self._influence.provenance(), "effort": self._effort.provenance()}
+        return {"influence": self.influence.provenance(), "effort": self.effort.provenance()}
 
     def teardown(self) -> None:
-        for part in (self._influence, self._effort):
-            if part is not None:
-                part.teardown()
+        if self._set_up:
+            self.influence.teardown()
+            self.effort.teardown()
+        self._set_up = False
         self._columns = None
         self._row_of = None

@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from thresher.errors import OptionError
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.scorers.base import Direction, ExampleSource, RunContext, ScoreColumn, Scorer
+from thresher.scorers.base import Scorer
+from thresher.types import ColumnKind, ExampleSource, RunContext, ScoreColumn
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -62,16 +63,34 @@ class SemDedupScorer(Scorer):
     kept one of a group is the farthest from the cluster centroid (as in the paper), ties broken by input row.
 
     Cost class: one embedding pass (GPU helps), k-means, and O(n · cluster size · dim) similarity.
+
+    Parameters
+    ----------
+    embedder:
+        sentence-transformers Hub id or local directory.
+    clusters:
+        k-means clusters (default: about one per 1000 examples).
+    eps:
+        An example is a duplicate when its cosine similarity to a kept one exceeds 1 − eps.
+    seed:
+        Seeds k-means.
+    device:
+        auto | cpu | cuda, where the embedder runs.
+    batch_size:
+        Texts per embedding batch.
     """
 
     name = "semdedup"
     columns = (
-        ScoreColumn("semdedup_keep", Direction.HIGHER, "1 if kept, 0 if a semantic duplicate of a kept example"),
+        ScoreColumn(
+            "semdedup_keep", None, "1 if kept, 0 if a semantic duplicate of a kept example", kind=ColumnKind.FLAG
+        ),
         ScoreColumn(
             "duplicate_of",
-            Direction.HIGHER,
+            None,
             "id of the kept example of this one's semantic-duplicate group (its own id when kept)",
             dtype="string",
+            kind=ColumnKind.ID,
         ),
     )
     requires_fit = True
@@ -144,16 +163,33 @@ class MinHashScorer(Scorer):
     indexed, so every duplicate's representative is kept.
 
     Cost class: CPU only; one pass of hashing (`num_perm` hashes per shingle) and LSH queries.
+
+    Parameters
+    ----------
+    num_perm:
+        MinHash permutations per signature; more = a closer Jaccard estimate.
+    threshold:
+        Estimated Jaccard similarity at which an example is a duplicate of an earlier kept one.
+    shingle:
+        Words per shingle.
+    seed:
+        Seeds the MinHash permutations.
     """
 
     name = "minhash"
     columns = (
-        ScoreColumn("minhash_keep", Direction.HIGHER, "1 if kept, 0 if a near-duplicate of an earlier kept example"),
+        ScoreColumn(
+            "minhash_keep",
+            None,
+            "1 if kept, 0 if a near-duplicate of an earlier kept example",
+            kind=ColumnKind.FLAG,
+        ),
         ScoreColumn(
             "minhash_duplicate_of",
-            Direction.HIGHER,
+            None,
             "id of the kept first occurrence of this one's near-duplicate group (its own id when kept)",
             dtype="string",
+            kind=ColumnKind.ID,
         ),
     )
     requires_fit = True

@@ -34,16 +34,26 @@ _HASH_CHUNK_ROWS = 8192
 class DensityScorer(Scorer):
     """Kernel density of each example's embedding among all examples (lower = rarer = more important for coverage).
 
-    Args:
-        embedder: sentence-transformers Hub id or local directory.
-        kernel: "angular" (sign random projections; cosine geometry) or "l2" (p-stable hashes).
-        rows: R, hash functions (sketch rows); more rows = lower variance.
-        hash_bits: angular: bits per row p; kernel (1 − θ/π)^p, so more bits = narrower kernel.
-        buckets: W counters per row (default 2^hash_bits for angular, 4096 for l2).
-        bandwidth: l2: bucket width of the p-stable hash (unit-length embeddings lie within distance 2).
-        exact: compute the exact kernel sum of the same collision kernel instead of the sketch estimate.
-        device: where the embedder runs.
-        seed: seeds the hash functions.
+    Parameters
+    ----------
+    embedder:
+        sentence-transformers Hub id or local directory.
+    kernel:
+        angular (sign random projections; cosine geometry) | l2 (p-stable hashes).
+    rows:
+        R, the hash functions (sketch rows); more rows = lower variance.
+    hash_bits:
+        angular: bits per row p; the kernel is (1 − θ/π)^p, so more bits = a narrower kernel.
+    buckets:
+        W, counters per row (default 2^hash_bits for angular, 4096 for l2).
+    bandwidth:
+        l2: bucket width of the p-stable hash (unit-length embeddings lie within distance 2).
+    exact:
+        Compute the exact kernel sums of the same collision kernel instead of the sketch estimate (small data).
+    device:
+        auto | cpu | cuda, where the embedder runs.
+    seed:
+        Seeds the hash functions.
     """
 
     name = "density"

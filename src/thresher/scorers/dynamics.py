@@ -143,6 +143,8 @@ class _AtEpochScorer(DynamicsScorer):
 
 
 class EL2NScorer(_AtEpochScorer):
+    """EL2N (Paul et al. 2021): the proxy's error ||softmax − onehot(label)||₂ at `score_epoch`, mean over seeds."""
+
     name = "el2n"
     columns = (
         ScoreColumn(
@@ -157,6 +159,8 @@ class EL2NScorer(_AtEpochScorer):
 
 
 class GraNdScorer(_AtEpochScorer):
+    """GraNd (Paul et al. 2021): the norm of the loss gradient over the proxy's parameters at `score_epoch`."""
+
     name = "grand"
     columns = (
         ScoreColumn(
@@ -172,6 +176,8 @@ class GraNdScorer(_AtEpochScorer):
 
 
 class LossScorer(_AtEpochScorer):
+    """The proxy's cross-entropy on the example's label at `score_epoch`, mean over seeds."""
+
     name = "loss"
     columns = (
         ScoreColumn(
@@ -184,6 +190,8 @@ class LossScorer(_AtEpochScorer):
 
 
 class ForgettingScorer(DynamicsScorer):
+    """Forgetting events (Toneva et al. 2019): how often the proxy unlearns an example it had learned."""
+
     name = "forgetting"
     columns = (
         ScoreColumn(
@@ -199,6 +207,8 @@ class ForgettingScorer(DynamicsScorer):
 
 
 class VoGScorer(DynamicsScorer):
+    """Variance of gradients (Agarwal et al. 2022): how much the gold logit's input gradient varies over epochs."""
+
     name = "vog"
     columns = (
         ScoreColumn(
@@ -213,6 +223,8 @@ class VoGScorer(DynamicsScorer):
 
 
 class AUMScorer(DynamicsScorer):
+    """Area under the margin (Pleiss et al. 2020): mean gold-logit margin over epochs (low = likely mislabelled)."""
+
     name = "aum"
     columns = (
         ScoreColumn(
@@ -227,6 +239,8 @@ class AUMScorer(DynamicsScorer):
 
 
 class DataMapScorer(DynamicsScorer):
+    """Data maps (Swayamdipta et al. 2020): confidence, variability and correctness of the proxy over epochs."""
+
     name = "datamap"
     columns = (
         ScoreColumn("confidence", Direction.LOWER, "mean gold-class probability over epochs; low = hard"),

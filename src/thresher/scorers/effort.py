@@ -35,18 +35,30 @@ EFFORT_COLUMN = ScoreColumn(
 class EffortScorer(Scorer):
     """Gradient norm of each example's mean token loss w.r.t. LoRA parameters (higher = more effort to learn).
 
-    Args:
-        model: causal LM: Hub id, local directory or `.gguf` file.
-        lora_target: comma-separated module names (default: v_proj, else GPT-2's c_attn, else value).
-        lora_rank: adapter rank r.
-        lora_layers: adapters on the last k blocks (1 = DEALRec's choice); 0 = every block.
-        prompt_field: input field holding a prompt; the loss is then on the response tokens only.
-        response_field: input field holding the response (default: the run's text).
-        max_length: most tokens per example (the prompt is cut from its start first).
-        batch_size: examples per forward/backward pass.
-        dtype: float32 (default) | bfloat16 | auto.
-        device: auto | cpu | cuda.
-        seed: seeds the adapter's random A.
+    Parameters
+    ----------
+    model:
+        Hugging Face id, local directory or `.gguf` file of a causal LM.
+    lora_target:
+        Comma-separated module names for the adapters (default: v_proj, else GPT-2's c_attn, else value).
+    lora_rank:
+        Adapter rank r.
+    lora_layers:
+        Adapters on the last K blocks (1 = DEALRec's choice); 0 = every block.
+    prompt_field:
+        Input field holding a prompt; the loss is then on the response tokens only.
+    response_field:
+        Input field holding the response (default: the run's text); needs prompt_field.
+    max_length:
+        Most tokens per example (the prompt is cut from its start first).
+    batch_size:
+        Examples per forward/backward pass.
+    dtype:
+        float32 (default) | bfloat16 | auto.
+    device:
+        auto | cpu | cuda.
+    seed:
+        Seeds the adapter's random A matrices.
     """
 
     requires_fit: ClassVar[bool] = True  # reads the prompt/response fields of the input before scoring

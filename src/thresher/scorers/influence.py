@@ -44,10 +44,14 @@ class SurrogateScorer(Scorer):
     validation:
         A labelled file (same --text-field and --label-field); influence on its mean loss instead of the
         training loss.
-    text_field, label_field:
-        Field names used to read `validation` (the run's own fields, passed by `thresher score`).
-    seed, device:
-        Surrogate seed (also LiSSA's batch draws); auto | cpu | cuda for embedding.
+    text_field:
+        Text field of the `validation` file (the run's own --text-field, passed by `thresher score`).
+    label_field:
+        Label field of the `validation` file (the run's own --label-field, passed by `thresher score`).
+    seed:
+        Seeds the surrogate's training (and LiSSA's batch draws).
+    device:
+        auto | cpu | cuda, where the embedder runs.
     """
 
     needs_labels: ClassVar[bool] = True
@@ -138,9 +142,20 @@ class SurrogateScorer(Scorer):
 class InfluenceScorer(SurrogateScorer):
     """DEALRec's influence score: ∇ℓ(s)ᵀ (H + λI)⁻¹ ∇L̄ on the surrogate, with one inverse-HVP for all examples.
 
-    Extra parameters: `ihvp` (lissa | cg), `hvp_steps` (LiSSA recursion steps, or CG iterations at most),
-    `damp` and `scale` (LiSSA's h ← v + (1 − damp)·h − HVP(h)/scale; damping λ = damp·scale for both solvers),
-    `hvp_batch_size` (examples per LiSSA Hessian-vector product).
+    LiSSA iterates h ← v + (1 − damp)·h − HVP(h)/scale; both solvers damp the Hessian by λ = damp·scale.
+
+    Parameters
+    ----------
+    ihvp:
+        Inverse-HVP solver: lissa (stochastic recursion, default) | cg (conjugate gradient on the full Hessian).
+    hvp_steps:
+        LiSSA recursion steps, or CG iterations at most.
+    damp:
+        LiSSA damping, in [0, 1).
+    scale:
+        LiSSA scale (positive): the Hessian is divided by it so the recursion converges.
+    hvp_batch_size:
+        Examples per LiSSA Hessian-vector product.
     """
 
     name = "influence"
@@ -218,7 +233,10 @@ class InfluenceScorer(SurrogateScorer):
 
 
 class TracInScorer(SurrogateScorer):
-    """TracInCP on the surrogate: Σ over epoch checkpoints of lr · ∇ℓ(s)ᵀ ∇L̄ (validation or training loss)."""
+    """TracInCP on the surrogate: Σ over epoch checkpoints of lr · ∇ℓ(s)ᵀ ∇L̄ (validation or training loss).
+
+    Cheaper than `influence` (no Hessian); takes the surrogate's parameters only.
+    """
 
     name = "tracin"
     columns = (

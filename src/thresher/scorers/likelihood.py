@@ -47,16 +47,22 @@ class _Reference:
 class LikelihoodScorer(Scorer):
     """A reference causal LM's NLL of each example (higher = more informative = more important).
 
-    Args:
-        model: local model directory, `.gguf` file, Hub id, or a directory with `folds.json` (k-fold reference
-            models: each example is scored by the fold model that did not train on it).
-        dtype: "auto" (bf16 where the hardware runs it fast), "float32" or "bfloat16".
-        device: "auto", "cpu" or "cuda".
-        batch_tokens: padded-token budget of one forward pass (rows × longest row).
-        max_length: most tokens per forward pass; longer examples are scored in sliding windows.
-            Default: the model's context length.
-        stride: how far sliding windows move (default `max_length // 2`); each token scored in a later window
-            keeps at least `max_length - stride` tokens of left context.
+    Parameters
+    ----------
+    model:
+        Hugging Face id, local directory or `.gguf` file of a causal LM, or a `thresher train-ref --folds K`
+        directory (each example is then scored by the fold model that did not train on it).
+    dtype:
+        auto (bf16 where the hardware runs it fast) | float32 | bfloat16.
+    device:
+        auto | cpu | cuda.
+    batch_tokens:
+        Token budget of one forward pass, padding included (rows × longest row); halved on out-of-memory.
+    max_length:
+        Most tokens per forward pass (default: the model's context); longer examples are scored in sliding windows.
+    stride:
+        How far sliding windows move (default max_length // 2); a later window keeps max_length − stride tokens of
+        left context.
     """
 
     name = "likelihood"

@@ -1,12 +1,8 @@
-"""Name → scorer class. Adding a scorer means one new module and one line in `_BUILTIN`."""
+"""Name → scorer class. Adding a scorer means one new module and one line in `_BUILTIN` (the `SCORERS` registry)."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from typing import Any
-
-from thresher.errors import OptionError
+from thresher.components import Registry
 from thresher.scorers.base import Scorer
 
 # name -> "module:Class"; imported lazily so `import thresher` stays light.
@@ -31,42 +27,4 @@ _BUILTIN: dict[str, str] = {
 }
 
 
-def list_scorers() -> list[str]:
-    """Names of every registered scorer."""
-    return sorted(_BUILTIN)
-
-
-def get_scorer_class(name: str) -> type[Scorer]:
-    """The scorer class registered under `name`."""
-    try:
-        target = _BUILTIN[name]
-    except KeyError:
-        raise OptionError(f"unknown scorer '{name}'; available: {', '.join(list_scorers())}") from None
-    module_name, class_name = target.split(":")
-    scorer_class: type[Scorer] = getattr(importlib.import_module(module_name), class_name)
-    return scorer_class
-
-
-def scorer_param_names(name: str) -> set[str]:
-    """Keyword parameters that scorer `name` takes."""
-    signature = inspect.signature(get_scorer_class(name).__init__)
-    return {param.name for param in signature.parameters.values() if param.kind == param.KEYWORD_ONLY}
-
-
-def build_scorer(name: str, options: dict[str, Any]) -> Scorer:
-    """Build scorer `name` from the options that apply to it; options it does not take are ignored.
-
-    Raises `OptionError` when a parameter the scorer requires (no default) is missing.
-    """
-    scorer_class = get_scorer_class(name)
-    signature = inspect.signature(scorer_class.__init__)
-    kwargs: dict[str, Any] = {}
-    for param in signature.parameters.values():
-        if param.kind != param.KEYWORD_ONLY:
-            continue
-        value = options.get(param.name)
-        if value is not None:
-            kwargs[param.name] = value
-        elif param.default is param.empty:
-            raise OptionError(f"scorer '{name}' needs --{param.name.replace('_', '-')}")
-    return scorer_class(**kwargs)
+SCORERS: Registry[Scorer] = Registry("scorer", _BUILTIN)

@@ -7,18 +7,10 @@ label distribution of the subset equal to that of the input (up to rounding).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from thresher.data.fields import LABEL_COLUMN
 from thresher.errors import OptionError
-from thresher.selection.keep import KeepSpec
-
-if TYPE_CHECKING:
-    from thresher.data.readers import Dataset
-    from thresher.selection.handlers import Handler, SelectionRequest
 
 
 def class_budgets(class_sizes: np.ndarray, k: int) -> np.ndarray:
@@ -49,6 +41,13 @@ def class_budgets(class_sizes: np.ndarray, k: int) -> np.ndarray:
     return np.minimum(budgets, sizes)
 
 
+def class_rows(labels: np.ndarray) -> list[np.ndarray]:
+    """The rows of each class (ascending int64), classes in sorted order of their labels."""
+    _, codes = np.unique(np.asarray(labels), return_inverse=True)
+    codes = codes.reshape(-1)
+    return [np.flatnonzero(codes == code).astype(np.int64) for code in range(int(codes.max(initial=-1)) + 1)]
+
+
 def select_balanced(
     labels: np.ndarray,
     k: int,
@@ -66,44 +65,13 @@ def select_balanced(
         Called as `select_within(rows, budget)` with one class's row indices (ascending) and its budget; returns
         the positions within `rows` to keep (a strategy applied to that class alone).
     """
-    classes, codes = np.unique(np.asarray(labels), return_inverse=True)
-    budgets = class_budgets(np.bincount(codes, minlength=classes.size), k)
-    chosen = []
-    for code, budget in enumerate(budgets):
-        if budget == 0:
-            continue
-        rows = np.flatnonzero(codes == code)
-        chosen.append(rows[np.asarray(select_within(rows, int(budget)), dtype=np.int64)])
+    rows_of_class = class_rows(labels)
+    budgets = class_budgets(np.array([rows.size for rows in rows_of_class], dtype=np.int64), k)
+    chosen = [
+        rows[np.asarray(select_within(rows, int(budget)), dtype=np.int64)]
+        for rows, budget in zip(rows_of_class, budgets, strict=True)
+        if budget > 0
+    ]
     if not chosen:
         return np.zeros(0, dtype=np.int64)
     return np.sort(np.concatenate(chosen)).astype(np.int64)
-
-
-def dataset_labels(dataset: Dataset) -> np.ndarray:
-    """The label of every row of `dataset`, in input order; `OptionError` when no label field is known."""
-    if dataset.fields.label is None:
-        raise OptionError("--balance-classes needs labels: give --label-field (or score with one)")
-    labels: list[object] = []
-    for batch in dataset.iter_examples():
-        labels.extend(batch.column(LABEL_COLUMN).to_pylist())
-    return np.asarray(labels)
-
-
-def select_request_balanced(request: SelectionRequest, handler: Handler, labels: np.ndarray) -> np.ndarray:
-    """Run a strategy handler class by class on the sub-request of each class (`--balance-classes`)."""
-    if request.budget_tokens is not None:
-        raise OptionError("--balance-classes works with --keep, not --budget-tokens")
-    if labels.size != request.n_rows:
-        raise OptionError(f"the input has {labels.size} labels but the scores cover {request.n_rows} rows")
-
-    def within(rows: np.ndarray, budget: int) -> np.ndarray:
-        part = replace(
-            request,
-            n_rows=rows.size,
-            values=None if request.values is None else request.values[rows],
-            importance=None if request.importance is None else request.importance[rows],
-            keep=KeepSpec(count=budget),
-        )
-        return handler(part)
-
-    return select_balanced(labels, request.keep_count(), within)

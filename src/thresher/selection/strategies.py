@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from thresher.errors import OptionError
-from thresher.scorers.base import Direction
+from thresher.types import Direction
 
 PreferenceStrategy = Literal["top", "bottom", "random"]
 PREFERENCE_STRATEGIES: tuple[str, ...] = ("top", "bottom", "random")
@@ -109,7 +109,7 @@ def ips_order(density: np.ndarray, rng: np.random.Generator, *, temperature: flo
     if np.isnan(scores).any() or (scores <= 0).any():
         raise OptionError("ips needs a positive density (a kernel sum such as the `density` column) for every row")
     if not temperature > 0:
-        raise OptionError(f"--temperature must be > 0, got {temperature}")
+        raise OptionError(f"ips: temperature must be > 0 (got {temperature}); set it with -p temperature=T")
     keys = -np.log(scores) / temperature + rng.gumbel(size=scores.size)
     return np.argsort(-keys, kind="stable").astype(np.int64)
 
@@ -136,9 +136,9 @@ def select_threshold(
         If both bounds are None, or minimum > maximum.
     """
     if minimum is None and maximum is None:
-        raise OptionError("threshold selection needs --min, --max or both")
+        raise OptionError("threshold selection needs a minimum, a maximum or both: -p minimum=X, -p maximum=X")
     if minimum is not None and maximum is not None and minimum > maximum:
-        raise OptionError(f"threshold selection: --min {minimum} is greater than --max {maximum}")
+        raise OptionError(f"threshold selection: minimum {minimum} is greater than maximum {maximum}")
     scores = _as_1d_float(values, "values")
     inside = ~np.isnan(scores)
     if minimum is not None:
@@ -155,7 +155,7 @@ def assign_strata(importance: np.ndarray, strata: int) -> np.ndarray:
     the last bin. When all scores are equal they all fall in bin 0.
     """
     if not isinstance(strata, numbers.Integral) or strata < 1:
-        raise OptionError(f"--strata must be a whole number of at least 1 (got {strata!r})")
+        raise OptionError(f"strata must be a whole number of at least 1 (got {strata!r})")
     scores = _as_1d_float(importance, "importance")
     if scores.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -289,7 +289,7 @@ def _stratify(importance: np.ndarray, *, strata: int, drop_hardest: float) -> tu
     """The rows left after dropping the hardest, and the stratum of each, in row order."""
     scores = _as_1d_float(importance, "importance")
     if not 0.0 <= drop_hardest < 1.0:
-        raise OptionError(f"--drop-hardest must be at least 0 and below 1 (got {drop_hardest})")
+        raise OptionError(f"drop_hardest must be at least 0 and below 1 (got {drop_hardest})")
     dropped = round(drop_hardest * scores.size)
     candidates = np.sort(preference_order("top", scores)[dropped:])
     return candidates, assign_strata(scores[candidates], strata)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from thresher.errors import OptionError
+from thresher.labels import class_order
 
 
 def flip_labels(
@@ -21,7 +22,7 @@ def flip_labels(
     different class drawn uniformly from `classes` (default: the labels' own classes, sorted)."""
     if not 0.0 <= fraction <= 1.0:
         raise OptionError(f"--label-noise {fraction}: must be a fraction between 0 and 1")
-    choices = sorted(set(labels), key=str) if classes is None else list(classes)
+    choices = class_order(labels) if classes is None else list(classes)
     n_flip = round(fraction * len(labels))
     if n_flip and len(choices) < 2:
         raise OptionError("--label-noise needs at least two classes to flip a label to another one")

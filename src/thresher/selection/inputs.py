@@ -1,0 +1,192 @@
+"""`StrategyInputs` for `thresher select`: the columns and texts a strategy declares, read from a score store and
+the input dataset, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from thresher.data.fields import LABEL_COLUMN, TEXT_COLUMN
+from thresher.data.readers import DEFAULT_BATCH_ROWS
+from thresher.errors import OptionError, StoreError
+from thresher.selection.base import IMPORTANCE, LABELS, TEXTS, VALUES, Strategy, StrategyInputs
+from thresher.selection.strategies import importance
+from thresher.types import ColumnKind
+
+if TYPE_CHECKING:
+    from thresher.data.readers import Dataset
+    from thresher.store import ScoreStore
+
+TOKEN_COLUMN = "n_tokens"  # the likelihood scorer's tokens per example: the cost of a row under --budget-tokens
+_EMBEDDING_NAMES = ("embedding", "embeddings")
+
+
+class DatasetTexts:
+    """The texts of a dataset's rows (all, or the ascending `rows`), read from the input again on every pass.
+
+    A million texts held as Python strings cost gigabytes; a pass over the file costs seconds, and the
+    strategies that read texts (DSIR: two passes; ZIP: one) read them a few times at most.
+    """
+
+    def __init__(
+        self, dataset: Dataset, rows: np.ndarray | None = None, *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> None:
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+            if rows.ndim != 1 or (np.diff(rows) <= 0).any():
+                raise ValueError("DatasetTexts: rows must be ascending and distinct")
+        self.dataset = dataset
+        self.rows = rows
+        self.batch_rows = batch_rows
+
+    def __len__(self) -> int:
+        return self.dataset.num_rows() if self.rows is None else int(self.rows.size)
+
+    def __iter__(self) -> Iterator[str]:
+        first_row = 0
+        for batch in self.dataset.iter_examples(self.batch_rows):
+            texts = batch.column(TEXT_COLUMN)
+            if self.rows is None:
+                yield from texts.to_pylist()
+            else:
+                start, stop = np.searchsorted(self.rows, [first_row, first_row + batch.num_rows])
+                if stop > start:
+                    yield from texts.take(self.rows[start:stop] - first_row).to_pylist()
+                elif start == self.rows.size:
+                    return  # past the last row wanted: the rest of the file need not be read
+            first_row += batch.num_rows
+
+    def subset(self, rows: np.ndarray) -> DatasetTexts:
+        """The texts of `rows` (ascending positions in these texts)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return DatasetTexts(self.dataset, rows if self.rows is None else self.rows[rows], batch_rows=self.batch_rows)
+
+
+def choose_column(name: str, strategy: type[Strategy], store: ScoreStore, by: str | None) -> str | None:
+    """The score column `strategy` selects by: `by`, else its first default column present, else None.
+
+    Parameters
+    ----------
+    name:
+        The strategy's name as the user gave it, for messages.
+    strategy:
+        The strategy class; its `needs`, `column_kinds` and `default_columns` decide.
+    store:
+        The score directory.
+    by:
+        The `--by` column, or None.
+
+    Raises
+    ------
+    OptionError
+        A column the strategy does not read or cannot use (an id column, a flag for a ranking strategy), or none
+        where it needs one.
+    """
+    infos = store.column_infos()
+    if not strategy.reads_column():
+        if by is not None:
+            raise OptionError(f"--strategy {name} chooses without a score column; drop --by {by}")
+        return None
+    if by is None:
+        present = [column for column in strategy.default_columns if column in infos]
+        if len(present) > 1:
+            raise OptionError(f"--strategy {name}: choose the column with --by ({' or '.join(present)})")
+        if not present:
+            if strategy.default_columns:
+                wanted = " or ".join(strategy.default_columns)
+                raise OptionError(
+                    f"--strategy {name} needs --by COLUMN, or a {wanted} column in {store.root} "
+                    "(run `thresher score` with the scorer that writes it)"
+                )
+            raise OptionError(f"--strategy {name} needs --by COLUMN")
+        by = present[0]
+    if by in _EMBEDDING_NAMES and by not in infos:
+        raise OptionError(
+            f"--by {by}: embeddings are vectors, not a score to select by; score them first "
+            "(`thresher score --scorer density`, then `select --by density --strategy ips`)"
+        )
+    if by not in infos:
+        available = ", ".join(sorted(infos)) or "none"
+        raise StoreError(f"{store.root}: no score column {by!r}; available: {available}")
+    check_column_kind(name, strategy, by, infos[by].kind)
+    return by
+
+
+def check_column_kind(name: str, strategy: type[Strategy], column: str, kind: ColumnKind) -> None:
+    """`OptionError` unless `strategy` takes a column of `kind`, naming the strategies that do."""
+    if kind is ColumnKind.ID:
+        raise OptionError(f"--by {column} holds ids of other examples, not something to select by")
+    if kind in strategy.column_kinds:
+        return
+    from thresher.selection.registry import strategies_taking
+
+    takers = ", ".join(strategies_taking(kind)) or "none"
+    does = "ranks by a score" if IMPORTANCE in strategy.needs else f"takes {_kinds(strategy.column_kinds)} columns"
+    raise OptionError(
+        f"--by {column} is a {kind} column and --strategy {name} {does}; strategies that take {kind} columns: {takers}"
+    )
+
+
+def _kinds(kinds: frozenset[ColumnKind]) -> str:
+    return " or ".join(sorted(str(kind) for kind in kinds))
+
+
+def inputs_from_store(
+    strategy: type[Strategy],
+    store: ScoreStore,
+    dataset: Dataset,
+    *,
+    column: str | None,
+    with_costs: bool = False,
+) -> StrategyInputs:
+    """The inputs `strategy` declares it needs, for every input row: the `column`'s values and importance, texts
+    streamed from `dataset` (`DatasetTexts`), labels, and with `with_costs` the `n_tokens` of each row.
+
+    Only the columns asked for are read; `column` is the one `choose_column` gave.
+    """
+    infos = store.column_infos()
+    by = column if column is not None and strategy.reads_column() else None
+    if with_costs and TOKEN_COLUMN not in infos:
+        raise OptionError(f"--budget-tokens needs the {TOKEN_COLUMN} column: run `thresher score --scorer likelihood`")
+    wanted = list(dict.fromkeys([*([by] if by else []), *([TOKEN_COLUMN] if with_costs else [])]))
+    table = store.read_columns(wanted, with_id=False) if wanted else None
+    n_rows = table.num_rows if table is not None else _row_count(store)
+    values = importance_values = costs = None
+    if table is not None and by is not None:
+        values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
+        if IMPORTANCE in strategy.needs:
+            direction = infos[by].direction
+            if direction is None:
+                raise OptionError(f"--by {by} has no direction (it is not a score), so it cannot be ranked")
+            importance_values = importance(values, direction)
+        if VALUES not in strategy.needs:
+            values = None
+    if table is not None and with_costs:
+        costs = table.column(TOKEN_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64)
+    return StrategyInputs(
+        n_rows=n_rows,
+        importance=importance_values,
+        values=values,
+        texts=DatasetTexts(dataset) if TEXTS in strategy.needs else None,
+        labels=dataset_labels(dataset, f"--strategy {strategy.name}") if LABELS in strategy.needs else None,
+        costs=costs,
+    )
+
+
+def dataset_labels(dataset: Dataset, needed_by: str = "--balance-classes") -> np.ndarray:
+    """The label of every row of `dataset`, in input order; `OptionError` naming `needed_by` when there are none."""
+    if dataset.fields.label is None:
+        raise OptionError(f"{needed_by} needs labels: give --label-field (or score with one)")
+    labels: list[object] = []
+    for batch in dataset.iter_examples():
+        labels.extend(batch.column(LABEL_COLUMN).to_pylist())
+    return np.asarray(labels)
+
+
+def _row_count(store: ScoreStore) -> int:
+    count = store.row_count()
+    if count is None:
+        raise StoreError(f"{store.root}: no scorer has finished; run `thresher score` first")
+    return count
