@@ -172,7 +172,15 @@ class PreparedClassify:
 
         Epoch e visits `rows` in `seeded_order(rows, n_train, seed, e)`, so runs of one seed meet the rows they
         share in the same order; dropout draws from torch's generator, seeded with `seed` before the head is built.
+        The head trains on one CPU thread: its matrices are small enough that a second thread only adds OpenMP's
+        fork/join, many times slower on a busy machine.
         """
+        from thresher.models.surrogate import single_thread
+
+        with single_thread():
+            return self._train_and_evaluate(rows, seed)
+
+    def _train_and_evaluate(self, rows: np.ndarray, seed: int) -> RunOutcome:
         import torch
         import torch.nn.functional as F
 
