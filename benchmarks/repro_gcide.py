@@ -195,10 +195,10 @@ def write_summary(
         f"evaluation {timings['eval_seconds']:.0f} s, total {timings['total_seconds']:.0f} s "
         f"({platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the end).",
         "",
-        "Held-out NLL per token (nats, lower is better). *beats random?* — **yes** when the improvement over "
-        "random at the same keep exceeds the seed spread (the larger of the two standard deviations); *beats "
-        "full?* likewise against full data. Last column: share kept of originals / dup / shuffled / random junk "
-        "(mean over seeds).",
+        "Held-out NLL per token (nats, lower is better). *vs random* / *vs full* — the paired t-test on the "
+        "per-seed differences (runs paired by seed) at α = 0.05: **better** or worse when p < 0.05, otherwise "
+        "undecided with the seeds that would give the test 80 % power at the observed difference and spread. Last "
+        "column: share kept of originals / dup / shuffled / random junk (mean over seeds).",
         "",
         *summary_table(runs, "nll_per_token", extra, "kept: orig / dup / shuffled / random"),
         "",

@@ -81,50 +81,52 @@ def summary_table(
     extra: dict[tuple[str, float], str] | None = None,
     extra_name: str = "",
 ) -> list[str]:
-    """Markdown rows: per method and keep, mean ± std of `metric` over seeds, the difference from random at the
-    same keep (marked when larger than the seed spread: the larger of the two methods' standard deviations),
-    and whether the subset beat full data."""
-    values: dict[tuple[str, float], list[float]] = defaultdict(list)
+    """Markdown rows: per method and keep, the mean of `metric` over seeds with its 95 % t-interval, and the paired
+    verdicts against random at the same keep and against full data (paired t-test on the per-seed differences at
+    α = 0.05, `thresher.eval.stats`): the mean difference, p, and when undecided the seeds that would decide."""
+    from thresher.eval.stats import compare_paired, mean_interval
+
+    values: dict[tuple[str, float], dict[int, float]] = defaultdict(dict)
     for run in runs:
-        values[(run["method"], run["keep"])].append(run["metrics"][metric])
-    stats = {key: (float(np.mean(v)), float(np.std(v))) for key, v in values.items()}
+        values[(run["method"], run["keep"])][run["seed"]] = run["metrics"][metric]
     higher_is_better = {
         name: up for task in ("classify", "lm") for name, up in TARGETS.get(task).higher_is_better().items()
     }
-    sign = 1.0 if higher_is_better[metric] else -1.0
-    full_mean, full_std = stats.get(("full", 1.0), (float("nan"), 0.0))
-    header = f"| method | keep | {metric} mean ± std | vs random | beats random? | beats full? |"
-    rule = "|---|---:|---|---:|---|---|"
+    higher = higher_is_better[metric]
+
+    def cell(key: tuple[str, float]) -> str:
+        interval = mean_interval(list(values[key].values()))
+        span = f" [{interval.low:.4f}, {interval.high:.4f}]" if interval.low is not None else ""
+        return f"{interval.mean:.4f}{span}"
+
+    def verdict(key: tuple[str, float], baseline: tuple[str, float]) -> str:
+        if baseline not in values or key == baseline:
+            return ""
+        comparison = compare_paired(values[key], values[baseline], higher_is_better=higher, baseline_name="")
+        if comparison.mean_difference is None or comparison.p_value is None:
+            return "untested"
+        shown = f"{comparison.mean_difference:+.4f}, p {comparison.p_value:.2g}"
+        if comparison.verdict in ("better", "worse"):
+            return f"**{comparison.verdict}** ({shown})" if comparison.verdict == "better" else f"worse ({shown})"
+        needed = f"; ~{comparison.seeds_needed} seeds" if comparison.seeds_needed is not None else ""
+        return f"undecided ({shown}{needed})"
+
+    header = f"| method | keep | {metric} mean [95 % interval] | vs random | vs full |"
+    rule = "|---|---:|---|---|---|"
     if extra is not None:
         header += f" {extra_name} |"
         rule += "---:|"
-    lines = [header, rule, f"| full | 1.0 | {full_mean:.4f} ± {full_std:.4f} | | | |" + (" |" if extra else "")]
+    lines = [header, rule]
+    if ("full", 1.0) in values:
+        lines.append(f"| full | 1.0 | {cell(('full', 1.0))} | | |" + (" |" if extra is not None else ""))
     methods = list(dict.fromkeys(run["method"] for run in runs if run["method"] != "full"))
     for method in methods:
-        for keep in sorted({k for (m, k) in stats if m == method}):
-            mean, std = stats[(method, keep)]
-            random_mean, random_std = stats.get(("random", keep), (float("nan"), 0.0))
-            diff = mean - random_mean
-            better = sign * diff
-            spread = max(std, random_std)
-            if method == "random":
-                verdict = ""
-            elif better > spread:
-                verdict = "**yes**"
-            elif better > 0:
-                verdict = "within spread"
-            elif -better > spread:
-                verdict = "worse"
-            else:
-                verdict = "no (within spread)"
-            beats_full = "**yes**" if sign * (mean - full_mean) > max(std, full_std) else (
-                "within spread" if sign * (mean - full_mean) > 0 else "no")  # fmt: skip
-            row = (
-                f"| {method} | {keep:g} | {mean:.4f} ± {std:.4f} | "
-                f"{'' if method == 'random' else f'{diff:+.4f}'} | {verdict} | {beats_full} |"
-            )
+        for keep in sorted({k for (m, k) in values if m == method}):
+            key = (method, keep)
+            against = f"{verdict(key, ('random', keep))} | {verdict(key, ('full', 1.0))}"
+            row = f"| {method} | {keep:g} | {cell(key)} | {against} |"
             if extra is not None:
-                row += f" {extra.get((method, keep), '')} |"
+                row += f" {extra.get(key, '')} |"
             lines.append(row)
     return lines
 
@@ -261,8 +263,9 @@ def write_summary(
         f"seeds per cell. Scoring {timings['score_seconds']:.0f} s, evaluation {timings['eval_seconds']:.0f} s "
         f"({platform.machine()}, 2 shared CPU cores).",
         "",
-        "*beats random?* — **yes** when the mean accuracy minus random's at the same keep exceeds the seed spread "
-        "(the larger of the two standard deviations); *beats full?* likewise against full data.",
+        "*vs random* / *vs full* — the paired t-test on the per-seed differences (runs paired by seed) at "
+        "α = 0.05: **better** or worse when p < 0.05, otherwise undecided with the seeds that would give the test "
+        "80 % power at the observed difference and spread (`thresher.eval.stats`).",
         "",
         "Figures: [curves_by_direction.png](curves_by_direction.png) (hardest-kept and easiest-kept methods in "
         "separate panels) and the harness's [curves.png](curves.png) / [report.html](report.html) (all methods).",

@@ -2,6 +2,7 @@
 
     python scripts/build_corpus.py wordnet-supersense --out wordnet.jsonl [--limit 20000] [--label-noise 0.2]
     python scripts/build_corpus.py gcide --out gcide.jsonl [--limit 5000] [--inject dup=0.05,shuffled=0.05,random=0.05]
+        [--min-chars 80] [--max-chars 2000]
 
 Installs the corpus's Debian package (`wordnet-base`, `dict-gcide`) with apt-get when its files are missing
 (through sudo when not root). Records: `id`, `text`, plus `label` (wordnet-supersense), `headword` (gcide);
@@ -59,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label-noise", type=float, default=0.0, help="flip this fraction of labels")
     parser.add_argument("--inject", default=None, help="junk rates, e.g. dup=0.05,shuffled=0.05,random=0.05")
+    parser.add_argument("--min-chars", type=int, default=None, help="keep only records of at least N characters")
+    parser.add_argument("--max-chars", type=int, default=None, help="keep only records of at most N characters")
     return parser.parse_args(argv)
 
 
@@ -67,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         inject = parse_inject_spec(args.inject) if args.inject is not None else None
-        check_options(args.corpus, limit=args.limit, label_noise=args.label_noise)
+        lengths = {"min_chars": args.min_chars, "max_chars": args.max_chars}
+        check_options(args.corpus, limit=args.limit, label_noise=args.label_noise, **lengths)
         ensure_debian_package(args.corpus)
         records = build_corpus(
-            args.corpus, limit=args.limit, seed=args.seed, label_noise=args.label_noise, inject=inject
+            args.corpus, limit=args.limit, seed=args.seed, label_noise=args.label_noise, inject=inject, **lengths
         )
         count = write_jsonl(records, args.out)
     except ThresherError as error:

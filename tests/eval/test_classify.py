@@ -28,8 +28,11 @@ def test_integer_labels_are_numbered_in_their_natural_order(tiny_embedder_dir):
     assert prepared.train_labels.tolist() == [2, 1, 0, 1, 2, 0]
     assert prepared.eval_labels.tolist() == [1, 2]
     assert prepared.describe() == {"model": "mlp-head-on-embeddings", "num_classes": 3, "classes": ["1", "2", "10"]}
-    metrics = prepared.train_and_evaluate(np.arange(len(labels)), seed=0)
-    assert set(metrics) == {"accuracy", "macro_f1"} and 0.0 <= metrics["accuracy"] <= 1.0
+    outcome = prepared.train_and_evaluate(np.arange(len(labels)), seed=0)
+    assert set(outcome.metrics) == {"accuracy", "macro_f1"} and 0.0 <= outcome.metrics["accuracy"] <= 1.0
+    # One step of six rows: one checkpoint, at the final step, having seen the six rows.
+    assert [(point.step, point.examples, point.metrics) for point in outcome.curve] == [(1, 6, outcome.metrics)]
+    assert outcome.class_recall is not None and set(outcome.class_recall) == {"2", "10"}  # the held-out classes
 
 
 def test_held_out_labels_must_be_seen_in_training(tiny_embedder_dir):

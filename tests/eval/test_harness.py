@@ -17,7 +17,7 @@ from thresher.components import assignments_from_mapping
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.errors import OptionError
-from thresher.eval import parse_keeps, parse_methods, split_by_id
+from thresher.eval import Method, parse_keeps, parse_methods, split_by_id
 from thresher.scorers.base import Direction, ScoreColumn
 from thresher.store import ScoreStore
 from thresher.types import ColumnKind
@@ -214,6 +214,15 @@ def test_lm_task_runs_end_to_end(tmp_path, budget):
     half = next(run for run in result.runs if run.method == "random")
     assert math.isfinite(full.metrics["nll_per_token"]) and math.isfinite(full.metrics["bits_per_byte"])
     assert full.metrics["nll_per_token"] < result.reference["nll_per_token"] - 0.5  # learnt something
+    # Checkpoints: tokens seen grow by the blocks trained, and the last one holds the final metrics.
+    steps = int(full.metrics["train_steps"])
+    assert full.curve[-1]["step"] == steps and full.curve[-1]["metrics"] == {
+        name: full.metrics[name] for name in ("nll_per_token", "bits_per_byte")
+    }
+    assert len(full.curve) == min(steps, 10) and all(
+        a["tokens"] < b["tokens"] for a, b in zip(full.curve, full.curve[1:], strict=False)
+    )
+    assert full.curve[-1]["tokens"] <= steps * 8 * 32
     if budget == "tokens":
         assert half.metrics["train_steps"] == full.metrics["train_steps"]
     else:
@@ -244,7 +253,8 @@ def test_cli_eval_writes_the_report_and_turns_bad_options_into_exit_code_2(label
         ],
     )
     assert result.exit_code == 0, result.output
-    assert {path.name for path in (tmp_path / "r").iterdir()} == {"results.json", "curves.png", "report.html"}
+    written = {path.name for path in (tmp_path / "r").iterdir()}
+    assert written == {"results.json", "curves.png", "compute.png", "report.html"}
     missing_label = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "bad")])
     assert missing_label.exit_code == 2 and "--label-field" in missing_label.output
     bad_keep = CliRunner().invoke(
@@ -391,3 +401,49 @@ def test_strategy_options_are_resolved_against_the_methods_strategies():
     assert rows.tolist() == expected.tolist()
     random_rows = choose_rows(methods[0], 0.3, 7, StrategyInputs(50), strategies["random"])
     assert random_rows.tolist() == np.sort(np.random.default_rng(7).permutation(50)[:15]).tolist()
+
+
+def test_balanced_methods_keep_every_class_and_the_report_shows_classes(labelled, tmp_path, tiny_embedder_dir):
+    write_label_column(labelled, tmp_path / "scores")
+    result = evaluate(
+        labelled,
+        task="classify",
+        out=tmp_path / "report",
+        methods="random,full,is_b,is_b:balanced",
+        keep="0.3",
+        seeds=2,
+        scores=tmp_path / "scores",
+        eval_split=0.25,
+        label_field="label",
+        embedder=str(tiny_embedder_dir),
+        params={"epochs": 5, "checkpoints": 4},
+    )
+    by_method = {method: [run for run in result.runs if run.method == method] for method in ("is_b", "is_b:balanced")}
+    # `top` by is_b at 0.3 keeps class b alone; balanced, it keeps 30 % of every class (ties to the first rows).
+    assert all(run.class_kept["a"] == 0 and run.class_kept["c"] == 0 for run in by_method["is_b"])
+    for run in by_method["is_b:balanced"]:
+        assert all(abs(share - 0.3) < 0.05 for share in run.class_kept.values()), run.class_kept
+        assert set(run.class_recall) == {"a", "b", "c"} and len(run.curve) == 4
+        assert [point["examples"] for point in run.curve][-1] == 5 * run.kept  # five epochs of the kept rows
+    saved = json.loads((tmp_path / "report" / "results.json").read_text())
+    cells = {(cell["method"], cell["keep"]): cell for cell in saved["summary"]["cells"]}
+    assert saved["config"]["compute_axis"] == "examples" and saved["summary"]["compute_axis"] == "examples"
+    one_class = cells[("is_b", 0.3)]
+    assert one_class["classes"]["least_kept"][1] == 0 and set(one_class["classes"]["left_behind"]) >= {"a", "c"}
+    assert one_class["vs_random"]["seeds"] == 2 and one_class["vs_random"]["mean_difference"] < 0
+    assert cells[("is_b:balanced", 0.3)]["classes"]["least_kept"][1] > 0.25
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert '<table id="classes">' in page and '<table id="compute">' in page and "sign-flip" in page
+    assert (tmp_path / "report" / "compute.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_balanced_needs_labels_and_a_strategy(tmp_path, labelled):
+    from thresher.eval.plan import parse_method
+
+    assert parse_method("el2n:bottom:balanced") == Method("el2n:bottom:balanced", "el2n", "bottom", balanced=True)
+    assert parse_method("random:balanced") == Method("random:balanced", None, "random", balanced=True)
+    assert parse_method("el2n:balanced").strategy == "top"
+    with pytest.raises(OptionError, match="only a strategy can be balanced"):
+        parse_method("full:balanced")
+    with pytest.raises(OptionError, match="reads no class labels"):
+        evaluate(labelled, task="lm", out=tmp_path / "r", methods="random:balanced,full", keep="0.5")

@@ -5,6 +5,7 @@ import torch
 from thresher.errors import OptionError
 from thresher.eval.classify import ClassifyTarget, PreparedClassify
 from thresher.eval.parallel import run_all, worker_threads
+from thresher.eval.target import RunOutcome
 
 
 def small_target() -> PreparedClassify:
@@ -35,7 +36,8 @@ def test_runs_in_worker_processes_equal_the_in_process_runs_in_plan_order():
         on_start=lambda index: events.append(("start", index)),
         on_done=lambda index, metrics, seconds: events.append(("done", index)),
     )
-    assert [metrics for metrics, _ in parallel] == [metrics for metrics, _ in serial]
+    assert [outcome for outcome, _ in parallel] == [outcome for outcome, _ in serial]
+    assert all(len(outcome.curve) == 3 for outcome, _ in parallel)  # one checkpoint per epoch at most
     assert sorted(index for event, index in events if event == "done") == [0, 1, 2, 3]
     # Runs start in plan order, each before it finishes, never more than `jobs` at once.
     assert [index for event, index in events if event == "start"] == [0, 1, 2, 3]
@@ -59,7 +61,7 @@ class Unpicklable:
 
 def test_a_target_that_cannot_reach_workers_is_an_option_error_and_jobs_is_checked():
     runs = [(np.arange(3), 0), (np.arange(3), 1)]
-    assert run_all(Unpicklable(), runs, jobs=1)[0][0] == {"accuracy": 1.0}
+    assert run_all(Unpicklable(), runs, jobs=1)[0][0] == RunOutcome({"accuracy": 1.0})  # a plain dict: no curve
     with pytest.raises(OptionError, match="cannot be sent to worker processes"):
         run_all(Unpicklable(), runs, jobs=2)
     with pytest.raises(OptionError, match="at least 1"):

@@ -35,7 +35,9 @@ def test_every_target_declares_its_metrics_reads_budgets_and_documented_paramete
 def test_the_builtin_targets_and_their_parameter_lists():
     assert TARGETS.names() == ["classify", "lm", "sft"]
     params = {name: set(TARGETS.get(name).param_names()) for name in TARGETS.names()}
-    assert {"embedder", "device", "epochs", "batch_size", "learning_rate", "hidden", "dropout"} == params["classify"]
+    classify = {"embedder", "device", "epochs", "batch_size", "learning_rate", "hidden", "dropout", "checkpoints"}
+    assert classify == params["classify"]
+    assert all("checkpoints" in params[name] for name in TARGETS.names())
     assert {"vocab_size", "n_layer", "n_head", "n_embd", "context_length", "batch_size", "epochs"} <= params["lm"]
     assert {"model", "lora_target", "lora_rank", "lora_layers", "epochs", "min_steps", "max_length"} <= params["sft"]
     assert TARGETS.get("lm").budgets == ("epochs", "tokens") and TARGETS.get("classify").budgets == ("epochs",)

@@ -27,12 +27,15 @@ def test_sft_trains_is_seeded_and_ranks_labels(tiny_lm_dir):
     target = PreparedSft(prompts[:16], responses[:16], prompts[16:], responses[16:], config)
     assert target.classes == ["no", "yes"]
     rows = np.arange(16)
-    first = target.train_and_evaluate(rows, seed=1)
-    again = target.train_and_evaluate(rows, seed=1)
-    other = target.train_and_evaluate(rows, seed=2)
-    assert first == again
-    assert first != other
+    first_run = target.train_and_evaluate(rows, seed=1)
+    assert first_run == target.train_and_evaluate(rows, seed=1)
+    assert first_run.metrics != target.train_and_evaluate(rows, seed=2).metrics
+    first = first_run.metrics
     assert 0.0 <= first["accuracy"] <= 1.0 and first["nll_per_token"] > 0 and first["train_steps"] == 8
+    # 8 steps, 10 checkpoints asked for: one after every step, 4 pairs each; the last holds the final metrics.
+    assert [point.step for point in first_run.curve] == list(range(1, 9))
+    assert [point.examples for point in first_run.curve] == [4 * step for step in range(1, 9)]
+    assert first_run.curve[-1].metrics == {name: first[name] for name in ("accuracy", "nll_per_token")}
     at_init = target.evaluate_at_init(seed=0)
     assert first["nll_per_token"] < at_init["nll_per_token"]  # training on the responses lowers their NLL
     # min_steps repeats a small subset.
@@ -43,7 +46,7 @@ def test_sft_trains_is_seeded_and_ranks_labels(tiny_lm_dir):
         responses[16:],
         SftTarget(model=str(tiny_lm_dir), lora_rank=4, batch_size=4, min_steps=5),
     )
-    assert small.train_and_evaluate(np.arange(2), seed=0)["train_steps"] == 5
+    assert small.train_and_evaluate(np.arange(2), seed=0).metrics["train_steps"] == 5
 
 
 def test_candidate_ranking_matches_full_sequences(tiny_lm_dir):
@@ -77,7 +80,7 @@ def test_free_text_responses_give_nll_only(tiny_lm_dir):
     responses = [s[::-1] for s in SENTENCES[:6]]
     target = PreparedSft(prompts[:4], responses[:4], prompts[4:], responses[4:], SftTarget(model=str(tiny_lm_dir)))
     assert target.classes is None
-    assert set(target.train_and_evaluate(np.arange(4), seed=0)) == {"nll_per_token", "train_steps"}
+    assert set(target.train_and_evaluate(np.arange(4), seed=0).metrics) == {"nll_per_token", "train_steps"}
 
 
 def test_eval_task_sft_end_to_end(tiny_lm_dir, tmp_path):

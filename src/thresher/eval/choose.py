@@ -64,18 +64,27 @@ def training_inputs(strategy: type[Strategy], column: TrainingColumn | None, tex
 
 
 def choose_rows(
-    method: Method, keep: float, seed: int, inputs: StrategyInputs, strategy: Strategy | None
+    method: Method,
+    keep: float,
+    seed: int,
+    inputs: StrategyInputs,
+    strategy: Strategy | None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices into the training rows that `method` keeps at ratio `keep` under `seed`, ascending.
 
     `inputs` are the training rows' arrays (`training_inputs`); `strategy` the method's strategy as built by
-    `build_strategies` (None for `full`).
+    `build_strategies` (None for `full`); `labels` the training rows' class indices, which a balanced method
+    (`:balanced`) runs its strategy within, as `thresher select --balance-classes` does.
     """
     if method.is_full:
         return np.arange(inputs.n_rows)
     assert strategy is not None, f"method {method.name} has no strategy"
+    if method.balanced and labels is None:
+        raise OptionError(f"--methods {method.name}: a balanced method needs class labels (--task classify)")
     budget = Budget(count=KeepSpec(fraction=keep).resolve(inputs.n_rows))
-    chosen = run_strategy(strategy, inputs, budget, seed, name=method.strategy)
+    balance = labels if method.balanced else None
+    chosen = run_strategy(strategy, inputs, budget, seed, balance_labels=balance, name=method.strategy)
     if chosen.size == 0:
         raise OptionError(f"--methods {method.name} kept no examples at --keep {keep}")
     return chosen
@@ -86,11 +95,13 @@ def choose_all(
     columns: Mapping[str, TrainingColumn],
     texts: Sequence[str],
     strategies: Mapping[str, Strategy],
+    labels: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """The training rows of every run, in plan order; the first method that cannot keep its ratio raises.
 
     `columns` are the methods' score columns over the training rows, `texts` the training texts, `strategies`
-    the methods' strategies by name (`build_strategies`).
+    the methods' strategies by name (`build_strategies`), `labels` the training rows' class indices (for
+    balanced methods; None when the target reads no labels).
     """
     shared_texts = TextList(texts)
     chosen = []
@@ -100,5 +111,5 @@ def choose_all(
         if strategy is not None:
             column = columns[run.method.column] if run.method.column is not None else None
             inputs = training_inputs(type(strategy), column, shared_texts)
-        chosen.append(choose_rows(run.method, run.keep, run.seed, inputs, strategy))
+        chosen.append(choose_rows(run.method, run.keep, run.seed, inputs, strategy, labels))
     return chosen

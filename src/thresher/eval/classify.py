@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from thresher.errors import OptionError
-from thresher.eval.target import LABELS, EvalTarget, Metric
+from thresher.eval.order import checkpoint_steps, seeded_order
+from thresher.eval.target import DEFAULT_CHECKPOINTS, LABELS, Checkpoint, EvalTarget, Metric, RunOutcome
 from thresher.labels import class_index, class_order
 from thresher.models.embedder import DEFAULT_EMBEDDER
 
@@ -41,6 +42,8 @@ class ClassifyTarget(EvalTarget):
         Width of the head's hidden layer (0: a linear head).
     dropout:
         Dropout after the hidden layer.
+    checkpoints:
+        Held-out evaluations per run, evenly spaced in steps, the last at the final step (the compute axis).
     """
 
     name = "classify"
@@ -61,6 +64,7 @@ class ClassifyTarget(EvalTarget):
         learning_rate: float = 3e-3,
         hidden: int = 128,
         dropout: float = 0.1,
+        checkpoints: int = DEFAULT_CHECKPOINTS,
     ) -> None:
         self.embedder = embedder
         self.device = device
@@ -69,10 +73,13 @@ class ClassifyTarget(EvalTarget):
         self.learning_rate = learning_rate
         self.hidden = hidden
         self.dropout = dropout
+        self.checkpoints = checkpoints
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.hidden < 0:
             raise OptionError("classify: epochs, batch_size and learning_rate must be positive, hidden not negative")
+        if self.checkpoints < 1:
+            raise OptionError(f"classify: checkpoints must be at least 1, got {self.checkpoints}")
 
     def prepare(self, data: EvalData, *, budget: str, cache_dir: Path | None) -> PreparedClassify:
         from thresher.models.proxy import cached_embeddings
@@ -147,31 +154,77 @@ class PreparedClassify:
     def evaluate_at_init(self, seed: int) -> dict[str, float]:
         return {}  # an untrained head's level is chance, which the report does not need a run to state
 
-    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> dict[str, float]:
-        """Accuracy and macro-F1 on the eval rows of a head trained on the training rows `rows`."""
+    def new_model(self, seed: int) -> Any:
+        """A fresh head, initialised from `seed` alone (the same for every subset a run of that seed trains on)."""
+        import torch
+
+        from thresher.models.proxy import HeadProxy
+
+        torch.manual_seed(seed)
+        settings = self.settings
+        return HeadProxy(
+            self.train_features.shape[1], self.num_classes, hidden=settings.hidden, dropout=settings.dropout
+        )
+
+    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> RunOutcome:
+        """Accuracy and macro-F1 on the eval rows of a head trained on the training rows `rows`, also at
+        `checkpoints` points along the way (steps and examples seen), and each class's held-out recall.
+
+        Epoch e visits `rows` in `seeded_order(rows, n_train, seed, e)`, so runs of one seed meet the rows they
+        share in the same order; dropout draws from torch's generator, seeded with `seed` before the head is built.
+        The head trains on one CPU thread: its matrices are small enough that a second thread only adds OpenMP's
+        fork/join, many times slower on a busy machine.
+        """
+        from thresher.models.surrogate import single_thread
+
+        with single_thread():
+            return self._train_and_evaluate(rows, seed)
+
+    def _train_and_evaluate(self, rows: np.ndarray, seed: int) -> RunOutcome:
+        import torch
+        import torch.nn.functional as F
+
+        settings = self.settings
+        rows = np.asarray(rows, dtype=np.int64)
+        model = self.new_model(seed)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.0)
+        steps_per_epoch = -(-rows.size // settings.batch_size)
+        wanted = set(checkpoint_steps(settings.epochs * steps_per_epoch, settings.checkpoints))
+        curve: list[Checkpoint] = []
+        step = seen = 0
+        for epoch in range(settings.epochs):
+            order = torch.as_tensor(seeded_order(rows, len(self.train_labels), seed, epoch))
+            for start in range(0, order.numel(), settings.batch_size):
+                model.train()
+                index = order[start : start + settings.batch_size]
+                loss = F.cross_entropy(model(self.train_features[index]), self.train_labels[index])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                step, seen = step + 1, seen + index.numel()
+                if step in wanted:
+                    curve.append(Checkpoint(step, self._evaluate(model)[0], examples=seen))
+        predicted = self._evaluate(model)[1]
+        recall = {
+            name: float((predicted[self.eval_labels == index] == index).mean())
+            for index, name in enumerate(self.classes or [str(index) for index in range(self.num_classes)])
+            if (self.eval_labels == index).any()
+        }
+        return RunOutcome(curve[-1].metrics, curve, class_recall=recall)
+
+    def _evaluate(self, model: Any) -> tuple[dict[str, float], np.ndarray]:
+        """(accuracy and macro-F1 on the eval rows, the predicted classes)."""
         import torch
         from sklearn.metrics import accuracy_score, f1_score
 
-        from thresher.models.proxy import HeadProxy, train_head_epoch
-
-        settings = self.settings
-        torch.manual_seed(seed)
-        model = HeadProxy(
-            self.train_features.shape[1], self.num_classes, hidden=settings.hidden, dropout=settings.dropout
-        )
-        optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.0)
-        order_generator = torch.Generator().manual_seed(seed)
-        features = self.train_features[torch.as_tensor(rows, dtype=torch.long)]
-        labels = self.train_labels[torch.as_tensor(rows, dtype=torch.long)]
-        for _ in range(settings.epochs):
-            train_head_epoch(model, optimiser, features, labels, settings.batch_size, order_generator)
         model.eval()
         with torch.no_grad():
             predicted = model(self.eval_features).argmax(dim=1).numpy()
         labels_range = list(range(self.num_classes))
-        return {
+        metrics = {
             "accuracy": float(accuracy_score(self.eval_labels, predicted)),
             "macro_f1": float(
                 f1_score(self.eval_labels, predicted, labels=labels_range, average="macro", zero_division=0)
             ),
         }
+        return metrics, predicted

@@ -75,7 +75,11 @@ class EvalConfig:
         self._check_fields(target)
         parse_keeps(self.keep)
         for name in method_names(self.methods):
-            parse_method(name)
+            if parse_method(name).balanced and target.reads != LABELS:
+                raise OptionError(
+                    f"--methods {name}: a balanced method runs within each class, and target {self.task} reads no "
+                    "class labels (use --task classify with --label-field)"
+                )
         if self.eval_file is None and self.eval_split is None:
             raise OptionError("give --eval-split FRACTION or --eval-file FILE")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from thresher.cache import cache_dir
 from thresher.components import build
 from thresher.data.fields import Fields
@@ -20,6 +22,8 @@ from thresher.eval.data import EvalData, TrainingColumn, open_scores, read_split
 from thresher.eval.plan import PlannedRun, parse_method, parse_methods, plan_runs
 from thresher.eval.results import EvalResult
 from thresher.eval.run import run_plan
+from thresher.eval.target import LABELS, EvalTarget
+from thresher.labels import class_index
 from thresher.progress import ProgressDisplay
 from thresher.selection.registry import STRATEGIES
 
@@ -37,7 +41,8 @@ def run_evaluation(config: EvalConfig, *, out: str | Path, show_progress: bool =
     target.validate()
     data, columns, runs = plan_evaluation(config)
     strategies = build_strategies([run.method for run in runs], config.strategy_params)
-    chosen = choose_all(runs, columns, data.train.texts, strategies)
+    labels = training_labels(data, config.target_class)
+    chosen = choose_all(runs, columns, data.train.texts, strategies, labels)
 
     display = ProgressDisplay(enabled=show_progress)
     # Embedding the input (classify) or tokenising it (lm, sft) can take a while before the first run.
@@ -47,7 +52,8 @@ def run_evaluation(config: EvalConfig, *, out: str | Path, show_progress: bool =
     prepared = target.prepare(data, budget=config.budget, cache_dir=scores_cache)
     reference = prepared.evaluate_at_init(config.seed)
     with display:
-        results = run_plan(prepared, runs, chosen, jobs=config.jobs, display=display)
+        class_names = data.train.labels if labels is not None else None
+        results = run_plan(prepared, runs, chosen, jobs=config.jobs, display=display, labels=class_names)
 
     record = {
         **config.to_record(),
@@ -55,6 +61,7 @@ def run_evaluation(config: EvalConfig, *, out: str | Path, show_progress: bool =
         "train_examples": len(data.train.texts),
         "eval_examples": len(data.held_out.texts),
         "target": prepared.describe(),
+        "compute_axis": config.target_class.compute_axis,
         "seconds": round(time.perf_counter() - started, 3),
     }
     params = {config.task: target.params_record()}
@@ -62,6 +69,14 @@ def run_evaluation(config: EvalConfig, *, out: str | Path, show_progress: bool =
     result = EvalResult(record, results, Path(out), reference, params, type(target).higher_is_better())
     write_report(result)
     return result
+
+
+def training_labels(data: EvalData, target: type[EvalTarget]) -> np.ndarray | None:
+    """The training rows' class indices (in `thresher.labels` order) for a target that reads labels, else None."""
+    if target.reads != LABELS or data.train.labels is None:
+        return None
+    index = class_index(data.train.labels)
+    return np.array([index[label] for label in data.train.labels], dtype=np.int64)
 
 
 def describe_evaluation(config: EvalConfig, *, out: str | Path) -> EvalResult:

@@ -8,18 +8,19 @@ the reference-model recipe (`thresher.models.reference.train_lm`, the loop `thre
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from thresher.errors import OptionError
-from thresher.eval.target import BUDGETS, EvalTarget, Metric
+from thresher.eval.order import checkpoint_steps
+from thresher.eval.target import BUDGETS, DEFAULT_CHECKPOINTS, TOKENS, Checkpoint, EvalTarget, Metric, RunOutcome
 
 if TYPE_CHECKING:
     from thresher.eval.data import EvalData
-    from thresher.models.reference import ReferenceConfig
+    from thresher.models.reference import LmTrainingLog, ReferenceConfig
 
 
 class LmTarget(EvalTarget):
@@ -66,6 +67,8 @@ class LmTarget(EvalTarget):
         Dropout in the embeddings, attention and residuals.
     device:
         Where runs train: cpu (fastest for models this small), cuda or auto.
+    checkpoints:
+        Held-out evaluations per run, evenly spaced in steps, the last at the final step (the compute axis).
     """
 
     name = "lm"
@@ -75,6 +78,7 @@ class LmTarget(EvalTarget):
     )
     primary_metric = "nll_per_token"
     budgets = BUDGETS
+    compute_axis = TOKENS
 
     def __init__(
         self,
@@ -97,6 +101,7 @@ class LmTarget(EvalTarget):
         grad_clip: float = 1.0,
         dropout: float = 0.0,
         device: str = "cpu",
+        checkpoints: int = DEFAULT_CHECKPOINTS,
     ) -> None:
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
@@ -116,18 +121,25 @@ class LmTarget(EvalTarget):
         self.grad_clip = grad_clip
         self.dropout = dropout
         self.device = device
+        self.checkpoints = checkpoints
 
     def reference_config(self) -> ReferenceConfig:
         """The parameters as the reference-model trainer's config."""
         from thresher.models.reference import ReferenceConfig
 
-        return ReferenceConfig(**self.get_params())
+        params = self.get_params()
+        params.pop("checkpoints")
+        return ReferenceConfig(**params)
 
     def validate(self) -> None:
         self.reference_config().validate()
+        if self.checkpoints < 1:
+            raise OptionError(f"lm: checkpoints must be at least 1, got {self.checkpoints}")
 
     def prepare(self, data: EvalData, *, budget: str, cache_dir: Path | None) -> PreparedLm:
-        return PreparedLm(data.train.texts, data.held_out.texts, self.reference_config(), budget=budget)
+        return PreparedLm(
+            data.train.texts, data.held_out.texts, self.reference_config(), budget=budget, checkpoints=self.checkpoints
+        )
 
 
 class PreparedLm:
@@ -136,7 +148,12 @@ class PreparedLm:
     primary_metric = LmTarget.primary_metric
 
     def __init__(
-        self, train_texts: Sequence[str], eval_texts: Sequence[str], config: ReferenceConfig, budget: str = "epochs"
+        self,
+        train_texts: Sequence[str],
+        eval_texts: Sequence[str],
+        config: ReferenceConfig,
+        budget: str = "epochs",
+        checkpoints: int = DEFAULT_CHECKPOINTS,
     ) -> None:
         from thresher.models.reference import block_starts, count_steps, pack_documents
         from thresher.models.tokenizer import train_bpe_tokenizer
@@ -145,7 +162,7 @@ class PreparedLm:
             raise OptionError(f"unknown --budget {budget!r}; choose one of {', '.join(LmTarget.budgets)}")
         if not train_texts or not eval_texts:
             raise OptionError("the lm task needs at least one training and one held-out text")
-        self.config, self.budget = config, budget
+        self.config, self.budget, self.checkpoints = config, budget, checkpoints
         self.tokenizer = train_bpe_tokenizer(iter(train_texts), config.vocab_size, config.min_frequency)
         # Documents tokenised once; a run's stream is the concatenation of its documents (eos + tokens each).
         self.documents = [pack_documents([text], self.tokenizer) for text in train_texts]
@@ -168,8 +185,15 @@ class PreparedLm:
 
         return self._evaluate(seeded_gpt2(self.config, self.tokenizer, seed))
 
-    def train(self, rows: np.ndarray, seed: int) -> tuple[Any, int]:
-        """A GPT-2 trained on the training texts `rows` under `seed`, and its number of optimiser steps."""
+    def train(
+        self, rows: np.ndarray, seed: int, after_step: Callable[[Any, LmTrainingLog], None] | None = None
+    ) -> tuple[Any, int]:
+        """A GPT-2 trained on the training texts `rows` under `seed`, and its number of optimiser steps.
+
+        The model is initialised from `seed` alone and its batches are drawn by a generator seeded with `seed`;
+        the documents are packed in input order, so that the stream of the whole training part is the one
+        `thresher train-ref` trains on. `after_step(model, log)` is called after every optimiser step.
+        """
         from thresher.models.reference import seeded_gpt2, train_lm
 
         stream = np.concatenate([self.documents[row] for row in rows])
@@ -178,15 +202,26 @@ class PreparedLm:
         # "tokens": every run trains as many steps (of equal size) as the full-data run.
         steps = self.full_steps if self.budget == "tokens" else None
         model = seeded_gpt2(self.config, self.tokenizer, seed)
-        log = train_lm(model, stream, self.config, seed=seed, steps=steps)
+        hook = (lambda log: after_step(model, log)) if after_step is not None else None
+        log = train_lm(model, stream, self.config, seed=seed, steps=steps, after_step=hook)
         return model, log.steps
 
-    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> dict[str, float]:
-        """Held-out NLL per token and bits per byte of a model trained on the training texts `rows`."""
-        model, steps = self.train(rows, seed)
-        metrics = self._evaluate(model)
-        metrics["train_steps"] = float(steps)
-        return metrics
+    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> RunOutcome:
+        """Held-out NLL per token and bits per byte of a model trained on the training texts `rows`, also at
+        `checkpoints` points along the way (steps and tokens seen)."""
+        curve: list[Checkpoint] = []
+        wanted: set[int] = set()
+
+        def record(model: Any, log: LmTrainingLog) -> None:
+            if not wanted:
+                wanted.update(checkpoint_steps(log.steps, self.checkpoints))
+            step = len(log.losses)
+            if step in wanted:
+                curve.append(Checkpoint(step, self._evaluate(model), tokens=log.n_train_tokens))
+
+        _, steps = self.train(rows, seed, after_step=record)
+        metrics = {**curve[-1].metrics, "train_steps": float(steps)}
+        return RunOutcome(metrics, curve)
 
     def _evaluate(self, model: Any) -> dict[str, float]:
         """NLL of every held-out token after the first, each predicted once, in context windows of the model's size."""

@@ -15,24 +15,25 @@ import multiprocessing
 import os
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
 
 import numpy as np
 
 from thresher.errors import OptionError
+from thresher.eval.target import RunOutcome, as_outcome
 
 
 class Target(Protocol):
-    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> dict[str, float]: ...
+    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> RunOutcome | Mapping[str, float]: ...
 
 
 # One planned run: the training rows and the seed.
 Run = tuple[np.ndarray, int]
 # Called as each run starts: its index in the plan.
 OnStart = Callable[[int], None]
-# Called as each run finishes: (its index in the plan, metrics, seconds).
+# Called as each run finishes: (its index in the plan, its final metrics, seconds).
 OnDone = Callable[[int, dict[str, float], float], None]
 
 _worker_target: Target | None = None
@@ -46,8 +47,8 @@ def run_all(
     on_start: OnStart | None = None,
     on_done: OnDone | None = None,
     threads: int | None = None,
-) -> list[tuple[dict[str, float], float]]:
-    """(metrics, seconds) of every run in `runs`, in order; with `jobs` > 1, in that many worker processes.
+) -> list[tuple[RunOutcome, float]]:
+    """(outcome, seconds) of every run in `runs`, in order; with `jobs` > 1, in that many worker processes.
 
     `on_start` and `on_done` are called in this process as each run starts and finishes. `threads` sets each
     worker's PyTorch threads (default: the cores shared evenly, `worker_threads`).
@@ -59,10 +60,10 @@ def run_all(
         for index, (rows, seed) in enumerate(runs):
             if on_start is not None:
                 on_start(index)
-            metrics, seconds = _timed(target, rows, seed)
-            results.append((metrics, seconds))
+            outcome, seconds = _timed(target, rows, seed)
+            results.append((outcome, seconds))
             if on_done is not None:
-                on_done(index, metrics, seconds)
+                on_done(index, outcome.metrics, seconds)
         return results
     jobs = min(jobs, len(runs))
     return _run_in_processes(target, runs, jobs, threads or worker_threads(jobs), on_start, on_done)
@@ -81,20 +82,20 @@ def _run_in_processes(
     threads: int,
     on_start: OnStart | None,
     on_done: OnDone | None,
-) -> list[tuple[dict[str, float], float]]:
+) -> list[tuple[RunOutcome, float]]:
     try:
         payload = pickle.dumps(target)
     except (pickle.PicklingError, TypeError, AttributeError) as error:
         message = f"--jobs {jobs}: this task's target model cannot be sent to worker processes ({error})"
         raise OptionError(message) from error
-    results: list[tuple[dict[str, float], float] | None] = [None] * len(runs)
+    results: list[tuple[RunOutcome, float] | None] = [None] * len(runs)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(payload, threads)
     ) as pool:
         # At most `jobs` runs are submitted at a time, so the runs submitted are the runs running.
         queued = iter(enumerate(runs))
-        pending: dict[Future[tuple[dict[str, float], float]], int] = {}
+        pending: dict[Future[tuple[RunOutcome, float]], int] = {}
 
         def submit_next() -> None:
             item = next(queued, None)
@@ -112,10 +113,10 @@ def _run_in_processes(
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     index = pending.pop(future)
-                    metrics, seconds = future.result()
-                    results[index] = (metrics, seconds)
+                    outcome, seconds = future.result()
+                    results[index] = (outcome, seconds)
                     if on_done is not None:
-                        on_done(index, metrics, seconds)
+                        on_done(index, outcome.metrics, seconds)
                     submit_next()
         except BaseException:
             for future in pending:
@@ -132,12 +133,12 @@ def _start_worker(payload: bytes, threads: int) -> None:
     _worker_target = pickle.loads(payload)
 
 
-def _worker_run(rows: np.ndarray, seed: int) -> tuple[dict[str, float], float]:
+def _worker_run(rows: np.ndarray, seed: int) -> tuple[RunOutcome, float]:
     assert _worker_target is not None, "worker started without a target"
     return _timed(_worker_target, rows, seed)
 
 
-def _timed(target: Target, rows: np.ndarray, seed: int) -> tuple[dict[str, float], float]:
+def _timed(target: Target, rows: np.ndarray, seed: int) -> tuple[RunOutcome, float]:
     started = time.perf_counter()
-    metrics = target.train_and_evaluate(rows, seed)
-    return metrics, time.perf_counter() - started
+    outcome = as_outcome(target.train_and_evaluate(rows, seed))
+    return outcome, time.perf_counter() - started

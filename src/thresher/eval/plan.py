@@ -2,7 +2,8 @@
 
 A method is `full` (every training row, once per seed), a registered strategy that needs no column (`random`,
 `zip`, `dsir`; `dedup` over its default keep-flag column), or `COLUMN[:strategy]` (a strategy of `thresher select`
-over a score column, `top` by default).
+over a score column, `top` by default). Any of them but `full` takes the suffix `:balanced` (`random:balanced`,
+`el2n:bottom:balanced`): the strategy runs within each class, like `thresher select --balance-classes`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from thresher.store import ColumnInfo
 
 FULL = "full"  # the method that is not a strategy: every training row, once per seed
+BALANCED = "balanced"  # the method suffix that runs its strategy within each class
 DEFAULT_KEEPS = (0.1, 0.3, 0.5)
 
 
@@ -27,6 +29,7 @@ class Method:
     name: str  # as the user wrote it, e.g. "nll_mean:bottom"
     column: str | None = None
     strategy: str = "random"
+    balanced: bool = False  # the strategy runs within each class (`:balanced`)
 
     @property
     def is_full(self) -> bool:
@@ -48,6 +51,11 @@ def parse_method(name: str) -> Method:
     """One method, its strategy checked against the registry; its column is resolved by `parse_methods`."""
     from thresher.selection.registry import STRATEGIES
 
+    base, _, suffix = name.rpartition(":")
+    if suffix == BALANCED and base:
+        if base == FULL:
+            raise OptionError(f"--methods {name}: full keeps every row; only a strategy can be {BALANCED}")
+        return replace(parse_method(base), name=name, balanced=True)
     if name == FULL:
         return Method(name, None, FULL)
     if name in STRATEGIES and (not STRATEGIES.get(name).reads_column() or STRATEGIES.get(name).default_columns):

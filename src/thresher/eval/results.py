@@ -29,7 +29,12 @@ SETTINGS_OPTIONS = (
 
 @dataclass
 class RunResult:
-    """One training run: which rows it trained on, and what it scored on the held-out part."""
+    """One training run: which rows it trained on, and what it scored on the held-out part.
+
+    `curve` holds the checkpoints (`step`, `examples` and/or `tokens` seen, `metrics`), the last at the final step;
+    with a labelled target, `class_kept` is the share of each class's training rows the run kept and
+    `class_recall` each class's held-out recall.
+    """
 
     method: str
     keep: float
@@ -37,6 +42,9 @@ class RunResult:
     kept: int
     metrics: dict[str, float]
     seconds: float
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    class_kept: dict[str, float] | None = None
+    class_recall: dict[str, float] | None = None
 
 
 @dataclass
@@ -65,6 +73,22 @@ class EvalResult:
         options["keep"] = ",".join(f"{ratio:g}" for ratio in options["keep"] or [])
         return settings_record({**options, "out": str(self.out)}, self.params)
 
+    @property
+    def primary_metric(self) -> str:
+        """The metric the verdicts are on: the target's primary one, else the first the runs report."""
+        recorded = self.config.get("primary_metric")
+        if recorded:
+            return str(recorded)
+        names = [name for run in self.runs for name in run.metrics if name in self.higher_is_better]
+        return names[0] if names else ""
+
+    def summary(self) -> dict[str, Any]:
+        """Per method and keep ratio: intervals, paired verdicts, compute to full data's metric, classes
+        (`thresher.eval.summary.summarize_runs`)."""
+        from thresher.eval.summary import summarize_runs
+
+        return summarize_runs(self.runs, self.higher_is_better, self.primary_metric, self.config.get("compute_axis"))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "settings": {"eval": self.settings},
@@ -72,5 +96,6 @@ class EvalResult:
             "params": self.params,
             "higher_is_better": self.higher_is_better,
             "reference": self.reference,
+            "summary": self.summary(),
             "runs": [asdict(run) for run in self.runs],
         }

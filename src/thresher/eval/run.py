@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,15 +22,38 @@ def run_plan(
     *,
     jobs: int,
     display: ProgressDisplay,
+    labels: Sequence[Any] | None = None,
 ) -> list[RunResult]:
-    """The result of every planned run, in plan order; `chosen[i]` are run i's training rows."""
+    """The result of every planned run, in plan order; `chosen[i]` are run i's training rows.
+
+    `labels` (the training rows' classes, for a target that reads labels) add each run's share of every class kept.
+    """
     progress = RunProgress(display, runs, target.primary_metric)
     planned = [(rows, run.seed) for rows, run in zip(chosen, runs, strict=True)]
     outcomes = run_all(target, planned, jobs=jobs, on_start=progress.started, on_done=progress.finished)
     return [
-        RunResult(run.method.name, run.keep, run.seed, int(rows.size), metrics, seconds)
-        for run, rows, (metrics, seconds) in zip(runs, chosen, outcomes, strict=True)
+        RunResult(
+            run.method.name,
+            run.keep,
+            run.seed,
+            int(rows.size),
+            outcome.metrics,
+            seconds,
+            curve=[checkpoint.to_json() for checkpoint in outcome.curve],
+            class_kept=class_shares_kept(labels, rows) if labels is not None else None,
+            class_recall=outcome.class_recall,
+        )
+        for run, rows, (outcome, seconds) in zip(runs, chosen, outcomes, strict=True)
     ]
+
+
+def class_shares_kept(labels: Sequence[Any], rows: np.ndarray) -> dict[str, float]:
+    """Class (as text) -> the share of the training rows of that class that `rows` keeps, in class order."""
+    from thresher.labels import class_order
+
+    kept = Counter(str(labels[row]) for row in rows)
+    totals = Counter(str(label) for label in labels)
+    return {str(label): kept[str(label)] / totals[str(label)] for label in class_order(labels)}
 
 
 class RunProgress:

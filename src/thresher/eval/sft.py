@@ -23,7 +23,16 @@ import numpy as np
 import torch
 
 from thresher.errors import OptionError
-from thresher.eval.target import RESPONSES, EvalTarget, Metric
+from thresher.eval.order import checkpoint_steps, seeded_order
+from thresher.eval.target import (
+    DEFAULT_CHECKPOINTS,
+    RESPONSES,
+    TOKENS,
+    Checkpoint,
+    EvalTarget,
+    Metric,
+    RunOutcome,
+)
 from thresher.labels import class_order
 from thresher.models import lora
 
@@ -62,6 +71,8 @@ class SftTarget(EvalTarget):
         Weights' dtype: float32, bfloat16 or auto.
     device:
         Where the LM runs: auto, cpu or cuda.
+    checkpoints:
+        Held-out evaluations per run, evenly spaced in steps, the last at the final step (the compute axis).
     """
 
     name = "sft"
@@ -71,6 +82,7 @@ class SftTarget(EvalTarget):
     )
     primary_metric = "nll_per_token"  # accuracy when the responses are class labels (see PreparedSft)
     reads = RESPONSES
+    compute_axis = TOKENS
 
     def __init__(
         self,
@@ -88,6 +100,7 @@ class SftTarget(EvalTarget):
         eval_batch_size: int = 32,
         dtype: str = "float32",
         device: str = "auto",
+        checkpoints: int = DEFAULT_CHECKPOINTS,
     ) -> None:
         self.model = model
         self.lora_target = lora_target
@@ -102,10 +115,13 @@ class SftTarget(EvalTarget):
         self.eval_batch_size = eval_batch_size
         self.dtype = dtype
         self.device = device
+        self.checkpoints = checkpoints
 
     def validate(self) -> None:
         if self.epochs <= 0 or self.batch_size < 1 or self.learning_rate <= 0 or self.min_steps < 0:
             raise OptionError("sft: epochs, batch size and learning rate must be positive, min steps not negative")
+        if self.checkpoints < 1:
+            raise OptionError(f"sft: checkpoints must be at least 1, got {self.checkpoints}")
 
     def prepare(self, data: EvalData, *, budget: str, cache_dir: Path | None) -> PreparedSft:
         train, held_out = data.train, data.held_out
@@ -177,8 +193,13 @@ class PreparedSft:
         """The held-out metrics of the base model without fine-tuning: the level that training must beat."""
         return self._evaluate(self.base_model)
 
-    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> dict[str, float]:
-        """Held-out NLL per response token (and accuracy) of LoRA adapters trained on the training pairs `rows`."""
+    def train_and_evaluate(self, rows: np.ndarray, seed: int) -> RunOutcome:
+        """Held-out NLL per response token (and accuracy) of LoRA adapters trained on the training pairs `rows`,
+        also at `checkpoints` points along the way (steps, pairs and tokens seen).
+
+        The adapters are initialised from `seed` alone; pass p visits `rows` in `seeded_order(rows, n_train, seed,
+        p)`, so runs of one seed meet the pairs they share in the same order.
+        """
         settings = self.settings
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
@@ -194,29 +215,25 @@ class PreparedSft:
         optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
         steps_per_epoch = math.ceil(rows.size / settings.batch_size)
         total_steps = max(math.ceil(settings.epochs * steps_per_epoch), settings.min_steps, 1)
-        generator = np.random.default_rng(seed)
-        order: list[int] = []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # the base model's own dropout draws from the global generator
-            self._train(model, optimiser, rows, total_steps, generator, order)
-        metrics = self._evaluate(model)
-        metrics["train_steps"] = float(total_steps)
-        return metrics
+            curve = self._train(model, optimiser, rows, total_steps, seed)
+        metrics = {**curve[-1].metrics, "train_steps": float(total_steps)}
+        return RunOutcome(metrics, curve)
 
     def _train(
-        self,
-        model: Any,
-        optimiser: torch.optim.Optimizer,
-        rows: np.ndarray,
-        total_steps: int,
-        generator: np.random.Generator,
-        order: list[int],
-    ) -> None:
+        self, model: Any, optimiser: torch.optim.Optimizer, rows: np.ndarray, total_steps: int, seed: int
+    ) -> list[Checkpoint]:
         settings = self.settings
-        model.train()
+        wanted = set(checkpoint_steps(total_steps, settings.checkpoints))
+        curve: list[Checkpoint] = []
+        order: list[int] = []
+        passes = seen = tokens = 0
         for step in range(total_steps):
-            if len(order) < settings.batch_size:  # reshuffle each pass, so small subsets are repeated evenly
-                order.extend(generator.permutation(rows).tolist())
+            model.train()
+            if len(order) < settings.batch_size:  # a new pass each time, so small subsets are repeated evenly
+                order.extend(seeded_order(rows, len(self.train_encoded), seed, passes).tolist())
+                passes += 1
             batch_rows, order = order[: settings.batch_size], order[settings.batch_size :]
             batch = lora.collate([self.train_encoded[row] for row in batch_rows], self.pad_id, self.device)
             for group in optimiser.param_groups:  # linear decay to zero
@@ -225,6 +242,10 @@ class PreparedSft:
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            seen, tokens = seen + len(batch_rows), tokens + int(batch["attention_mask"].sum())
+            if step + 1 in wanted:
+                curve.append(Checkpoint(step + 1, self._evaluate(model), examples=seen, tokens=tokens))
+        return curve
 
     # ------------------------------------------------------------------------------------------------------------
 

@@ -201,14 +201,16 @@ def train_lm(
     seed: int,
     steps: int | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    after_step: Callable[[LmTrainingLog], None] | None = None,
 ) -> LmTrainingLog:
     """Train `model` in place on the token stream `stream` with the reference recipe, and give the log.
 
     The recipe: AdamW with weight decay on matrices only (nanoGPT's split), linear warmup then cosine decay
     (`learning_rate_at`), gradient clipping, and batches of context-length blocks drawn by a generator seeded with
     `seed`, one shuffled pass over the blocks per epoch. `steps` defaults to `count_steps` over the stream's
-    blocks; `progress(step, total_steps, loss)` is called after every optimiser step. `thresher train-ref` and the
-    eval harness's lm target both train through this function.
+    blocks; `progress(step, total_steps, loss)` is called after every optimiser step, and so is `after_step(log)`
+    with the log so far (the eval harness's checkpoints: it may evaluate the model, which is back in training mode
+    when it returns). `thresher train-ref` and the eval harness's lm target both train through this function.
     """
     device = resolve_device(config.device)
     model.to(device)
@@ -247,6 +249,9 @@ def train_lm(
         log.n_train_tokens += targets.numel()
         if progress is not None:
             progress(step + 1, total_steps, log.losses[-1])
+        if after_step is not None:
+            after_step(log)
+            model.train()
     log.seconds = time.perf_counter() - started
     return log
 

@@ -1,4 +1,5 @@
-"""A Markdown report of scores and a selection: statistics, histograms (PNG), examples and class balance."""
+"""A Markdown report of scores and a selection: statistics, histograms (PNG), examples, class balance, and (from
+`thresher eval`) whether selections beat random and full data."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from thresher.types import Direction
 
 if TYPE_CHECKING:
     from thresher.api import SelectionResult
+    from thresher.eval.results import EvalResult
     from thresher.models.reference import TrainSummary
 
 HISTOGRAM_NAME = "score_histograms.png"
@@ -69,8 +71,13 @@ def write_selection_report(
     selection: SelectionResult,
     reference_summary: TrainSummary | None = None,
     timings: dict[str, float] | None = None,
+    evaluation: EvalResult | None = None,
 ) -> Path:
-    """Write `path` (Markdown) and a histogram PNG beside it; return the report's path."""
+    """Write `path` (Markdown) and a histogram PNG beside it; return the report's path.
+
+    `evaluation` (a `thresher eval` result whose report directory sits beside `path`) adds its curves, a table of
+    intervals and paired verdicts, and a link to its report.html.
+    """
     path = Path(path)
     store = ScoreStore.open(score_dir)
     recorded = store.manifest["input"]["fields"]
@@ -115,6 +122,8 @@ def write_selection_report(
     lines += _examples_section(by, infos[by].direction, values[by], texts, labels)
     if labels:
         lines += _class_section(labels, kept)
+    if evaluation is not None:
+        lines += evaluation_section(evaluation, path.parent)
     if timings:
         lines += ["## Timings", "", "| step | seconds |", "|---|---:|"]
         lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()] + [""]
@@ -209,3 +218,93 @@ def _class_section(labels: list[object], kept: np.ndarray) -> list[str]:
     for share, label, count in shares[:5] + shares[-5:]:
         lines.append(f"| {label} | {count} | {share:.0%} |")
     return [*lines, ""]
+
+
+def _verdict_cell(comparison: dict[str, Any] | None) -> str:
+    if not comparison:
+        return ""
+    if comparison["verdict"] == "untested":
+        return "untested"
+    shown = f"{comparison['mean_difference']:+.3f}, p {comparison['p_value']:.2g}"
+    if comparison["verdict"] == "undecided":
+        needed = comparison["seeds_needed"]
+        return f"undecided ({shown}" + (f"; ~{needed} seeds would decide)" if needed is not None else ")")
+    return f"**{comparison['verdict']}** ({shown})"
+
+
+def _compute_cell(record: dict[str, Any] | None) -> str:
+    if not record:
+        return ""
+    if record["reached"] == 0:
+        return "not reached"
+    share = f"{record['fraction_of_full']:.0%} of full" if record["fraction_of_full"] is not None else ""
+    partial = f" ({record['reached']} of {record['seeds']} seeds)" if record["reached"] < record["seeds"] else ""
+    return share + partial
+
+
+def verdict_sentences(summary: dict[str, Any]) -> list[str]:
+    """One line per method: the keep ratios where it beat or lost to random (paired t-test, p < α), and the rest."""
+    lines = []
+    methods = dict.fromkeys(cell["method"] for cell in summary["cells"] if cell["method"] != "full")
+    for method in methods:
+        cells = [cell for cell in summary["cells"] if cell["method"] == method]
+        against = "full data" if method == "random" else "random"
+        key = "vs_full" if method == "random" else "vs_random"
+        groups: dict[str, list[str]] = {}
+        for cell in cells:
+            comparison = cell.get(key) or {"verdict": "untested"}
+            groups.setdefault(comparison["verdict"], []).append(f"{cell['keep']:g}")
+        words = {"better": "better than", "worse": "worse than"}
+        parts = [
+            f"{words.get(verdict, verdict + ' against')} {against} at keep {', '.join(keeps)}"
+            for verdict, keeps in groups.items()
+        ]
+        lines.append(f"- `{method}`: {'; '.join(parts)}.")
+    return lines
+
+
+def evaluation_section(evaluation: EvalResult, report_dir: Path) -> list[str]:
+    """The evaluation's curves, one row per method and keep ratio (mean, 95 % interval, paired verdicts, compute
+    to full data's metric), the verdicts in words, and a link to its report.html."""
+    summary = evaluation.summary()
+    metric = summary["metric"]
+    try:
+        where = Path(evaluation.out).resolve().relative_to(report_dir.resolve())
+    except ValueError:
+        where = Path(evaluation.out)
+    config = evaluation.config
+    target = evaluation.params.get(str(config.get("task")), {})
+    lines = [
+        "## Does the selection help? (`thresher eval`)",
+        "",
+        f"A classifier (an MLP head on sentence embeddings, {target.get('epochs', '?')} epochs) trained on what each "
+        f"method keeps of {config.get('train_examples')} training glosses, scored on {config.get('eval_examples')} "
+        f"held-out ones; {config.get('seeds')} seeds per cell, paired by seed. `aum` keeps the hardest glosses by "
+        "the area under the margin (low margin first), `aum:bottom` the easiest.",
+        "",
+        f"![{metric} vs keep ratio]({where / 'curves.png'})",
+        "",
+        f"| method | keep | {metric} [95 % interval] | vs random | vs full data | compute to full data's {metric} |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for cell in summary["cells"]:
+        interval = cell["metrics"][metric]
+        span = f" [{interval['low']:.3f}, {interval['high']:.3f}]" if interval["low"] is not None else ""
+        lines.append(
+            f"| {cell['method']} | {cell['keep']:g} | {interval['mean']:.3f}{span} | "
+            f"{_verdict_cell(cell.get('vs_random'))} | {_verdict_cell(cell.get('vs_full'))} | "
+            f"{_compute_cell(cell.get('compute_to_full'))} |"
+        )
+    lines += [
+        "",
+        "Verdicts: the paired t-test on the per-seed differences at α = 0.05; undecided cells give the seeds that "
+        "would decide at the observed difference and spread (80 % power). Compute: the examples seen until a run "
+        f"first reaches full data's final {metric}, as a share of full data's.",
+        "",
+        *verdict_sentences(summary),
+        "",
+        f"Metric against compute: [compute.png]({where / 'compute.png'}); every run, interval and parameter: "
+        f"[report.html]({where / 'report.html'}).",
+        "",
+    ]
+    return lines

@@ -26,6 +26,8 @@ def script():
         (["wordnet-supersense", "--label-noise", "1.5"], "between 0 and 1"),
         (["gcide", "--inject", "dup=oops"], "not a number"),
         (["gcide", "--limit", "0"], "at least 1"),
+        (["gcide", "--min-chars", "0"], "--min-chars must be at least 1"),
+        (["gcide", "--min-chars", "500", "--max-chars", "80"], "more than --max-chars 80"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(script, tmp_path, capsys, monkeypatch, argv, message):
@@ -47,7 +49,16 @@ def test_passes_options_through_and_writes_jsonl(script, tmp_path, monkeypatch):
     monkeypatch.setattr(script, "ensure_debian_package", lambda corpus: None)
     monkeypatch.setattr(script, "build_corpus", fake_build)
     out = tmp_path / "out.jsonl"
-    assert script.main(["gcide", "--out", str(out), "--limit", "5", "--seed", "3", "--inject", "dup=0.5"]) == 0
-    assert calls == [("gcide", {"limit": 5, "seed": 3, "label_noise": 0.0, "inject": {"dup": 0.5}})]
+    argv = ["gcide", "--out", str(out), "--limit", "5", "--seed", "3", "--inject", "dup=0.5", "--max-chars", "2000"]
+    assert script.main(argv) == 0
+    options = {"limit": 5, "seed": 3, "label_noise": 0.0, "inject": {"dup": 0.5}, "min_chars": None, "max_chars": 2000}
+    assert calls == [("gcide", options)]
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [record["injected"] for record in written] == [None, "dup"]
+
+
+def test_length_bounds_are_inclusive_and_optional():
+    from thresher.data.corpora.build import within_length
+
+    assert [within_length("x" * n, 80, 2000) for n in (79, 80, 2000, 2001)] == [False, True, True, False]
+    assert within_length("x", None, None) and within_length("x" * 5000, 80, None) and not within_length("", 1, None)

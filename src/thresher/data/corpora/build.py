@@ -36,11 +36,23 @@ def corpus_files(name: str) -> list[Path]:
     raise OptionError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
 
 
-def check_options(name: str, *, limit: int | None = None, label_noise: float = 0.0) -> None:
+def check_options(
+    name: str,
+    *,
+    limit: int | None = None,
+    label_noise: float = 0.0,
+    min_chars: int | None = None,
+    max_chars: int | None = None,
+) -> None:
     """Raise OptionError for options that cannot apply to corpus `name`, before anything is read or installed."""
     corpus_files(name)  # rejects an unknown name
     if limit is not None and limit < 1:
         raise OptionError(f"--limit must be at least 1, got {limit}")
+    for flag, value in (("--min-chars", min_chars), ("--max-chars", max_chars)):
+        if value is not None and value < 1:
+            raise OptionError(f"{flag} must be at least 1, got {value}")
+    if min_chars is not None and max_chars is not None and min_chars > max_chars:
+        raise OptionError(f"--min-chars {min_chars} is more than --max-chars {max_chars}")
     if not 0.0 <= label_noise <= 1.0:
         raise OptionError(f"--label-noise {label_noise}: must be a fraction between 0 and 1")
     if label_noise and name not in LABELLED:
@@ -54,26 +66,35 @@ def build_corpus(
     seed: int = 0,
     label_noise: float = 0.0,
     inject: Mapping[str, float] | None = None,
+    min_chars: int | None = None,
+    max_chars: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The records of corpus `name`: sampled to `limit` (seeded), labels flipped, junk injected, in that order.
+    """The records of corpus `name`: those of `min_chars` to `max_chars` characters, sampled to `limit` (seeded),
+    labels flipped, junk injected, in that order.
 
     `limit` takes a class-stratified sample for labelled corpora and a uniform one (in file order) otherwise.
     """
-    check_options(name, limit=limit, label_noise=label_noise)
+    check_options(name, limit=limit, label_noise=label_noise, min_chars=min_chars, max_chars=max_chars)
     rng = np.random.default_rng(seed)
-    if name == "wordnet-supersense":
-        records: list[dict[str, Any]] = list(iter_wordnet_glosses())
-        if limit is not None and limit < len(records):
+    records: list[dict[str, Any]] = list(
+        iter_wordnet_glosses() if name == "wordnet-supersense" else iter_gcide_entries()
+    )
+    records = [record for record in records if within_length(record["text"], min_chars, max_chars)]
+    if limit is not None and limit < len(records):
+        if name == "wordnet-supersense":
             records = stratified_sample(records, limit, rng)
-    else:
-        records = list(iter_gcide_entries())
-        if limit is not None and limit < len(records):
+        else:
             records = [records[i] for i in sorted(rng.choice(len(records), size=limit, replace=False))]
     if label_noise:
         records = add_label_noise(records, label_noise, rng)
     if inject:
         records = inject_junk(records, inject, rng)
     return records
+
+
+def within_length(text: str, min_chars: int | None, max_chars: int | None) -> bool:
+    """Whether `text` has at least `min_chars` and at most `max_chars` characters (None: no bound)."""
+    return (min_chars is None or len(text) >= min_chars) and (max_chars is None or len(text) <= max_chars)
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
