@@ -148,3 +148,37 @@ def one_torch_thread():
 
     with single_thread():
         yield
+
+
+# Two sides a student can tell apart by their words: animals and proverbs, from SENTENCES' vocabulary.
+STUDENT_POSITIVES = [SENTENCES[i] for i in (0, 1, 2)] * 3
+STUDENT_NEGATIVES = [SENTENCES[i] for i in (4, 5, 7)] * 3
+
+
+def make_student_dir(directory: Path, student: str, **params) -> Path:
+    """A model directory from `thresher distill --positive --negative` over `STUDENT_POSITIVES` / `_NEGATIVES`,
+    nothing held out; a small fastText (1 thread, few buckets) or a head with the parameters given."""
+    import thresher
+
+    positive = write_jsonl(directory / "positive.jsonl", [{"text": text} for text in STUDENT_POSITIVES])
+    negative = write_jsonl(directory / "negative.jsonl", [{"text": text} for text in STUDENT_NEGATIVES])
+    defaults = {"bucket": 1000, "epochs": 20, "threads": 1} if student == "fasttext" else {}
+    out = directory / f"{student}-student"
+    thresher.distill(
+        positive=positive, negative=negative, out=out, student=student, holdout=0.0, params={**defaults, **params}
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_fasttext_student_dir(tmp_path_factory) -> Path:
+    """A fastText student model directory (`thresher distill --student fasttext`) of animals vs proverbs."""
+    return make_student_dir(tmp_path_factory.mktemp("fasttext-student"), "fasttext")
+
+
+@pytest.fixture(scope="session")
+def tiny_head_student_dir(tmp_path_factory, tiny_embedder_dir) -> Path:
+    """A head student model directory (`thresher distill --student head`) on the tiny embedder."""
+    return make_student_dir(
+        tmp_path_factory.mktemp("head-student"), "head", embedder=str(tiny_embedder_dir), device="cpu"
+    )

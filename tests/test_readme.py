@@ -1,4 +1,4 @@
-"""Every `thresher score | select | eval` example in the README still parses and resolves.
+"""Every `thresher score | select | eval | distill` example in the README still parses and resolves.
 
 Each example command in a ```bash block is run with `--print-config`, which checks every flag, every `-p`
 parameter and the components they reach without reading any input, so a renamed flag or parameter shows up here
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from thresher.cli import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-COMMANDS = ("score", "select", "eval")
+COMMANDS = ("score", "select", "eval", "distill")
 
 
 def bash_blocks(text: str) -> list[str]:

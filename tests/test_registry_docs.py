@@ -12,11 +12,12 @@ import inspect
 import pytest
 
 from thresher.components import Component, Registry, docstring_params
+from thresher.distillation.registry import STUDENTS
 from thresher.eval.registry import TARGETS
 from thresher.scorers.registry import SCORERS
 from thresher.selection.registry import STRATEGIES
 
-REGISTRIES: list[Registry] = [SCORERS, STRATEGIES, TARGETS]
+REGISTRIES: list[Registry] = [SCORERS, STRATEGIES, TARGETS, STUDENTS]
 
 # Help of one parameter, joined from its lines: one or two lines of the docstring (8 columns of indentation).
 MAX_HELP_CHARS = 2 * (119 - 8)

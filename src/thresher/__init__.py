@@ -5,6 +5,7 @@ Python API (mirrors the CLI)::
     import thresher
     thresher.score("data.jsonl", scorers=["likelihood"], model="HuggingFaceTB/SmolLM2-135M", out="scores/")
     thresher.select("data.jsonl", scores="scores/", by="nll_mean", keep=0.5, strategy="top", out="kept.jsonl")
+    thresher.distill("data.jsonl", scores="scores/", by="nll_mean", positive_end="bottom", out="student/")
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["ThresherError", "embed", "evaluate", "list_scorers", "score", "select", "__version__"]
+__all__ = ["ThresherError", "distill", "embed", "evaluate", "list_scorers", "score", "select", "__version__"]
 
 if TYPE_CHECKING:
     from thresher.api import embed, evaluate, score, select
+    from thresher.distillation.run import distill
     from thresher.errors import ThresherError
     from thresher.scorers.registry import SCORERS
 
@@ -29,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from thresher import api
 
         return getattr(api, name)
+    if name == "distill":
+        from thresher.distillation.run import distill
+
+        return distill
     if name == "ThresherError":
         from thresher.errors import ThresherError
 

@@ -1,4 +1,4 @@
-"""Command line: `thresher score | select | eval | embed | info | train-ref | demo`.
+"""Command line: `thresher score | select | eval | distill | embed | info | train-ref | demo`.
 
 Each command is a thin layer over the Python API; user mistakes (`ThresherError`) become one line on
 stderr and exit code 2.
@@ -309,6 +309,97 @@ def eval_command(
 
 
 @app.command()
+def distill(
+    ctx: typer.Context,
+    input: InputArg = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Model directory to write (student.json + model).")] = None,
+    scores: Annotated[
+        Path | None, typer.Option("--scores", help="Score directory holding the teacher column.")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Teacher score column whose split the student learns.")
+    ] = None,
+    positive: Annotated[Path | None, typer.Option("--positive", help="File of positive examples (instead).")] = None,
+    negative: Annotated[Path | None, typer.Option("--negative", help="File of negative examples (instead).")] = None,
+    student: Annotated[str, typer.Option("--student", help="fasttext | head (logistic regression on embeddings).")] = (
+        "fasttext"
+    ),
+    positive_fraction: Annotated[
+        float, typer.Option("--positive-fraction", help="Share of the examples labelled positive.")
+    ] = 0.1,
+    negative_fraction: Annotated[
+        float | None, typer.Option("--negative-fraction", help="Share labelled negative (default: all the rest).")
+    ] = None,
+    positive_end: Annotated[
+        str, typer.Option("--positive-end", help="top (the column's more important end) | bottom.")
+    ] = "top",
+    holdout: Annotated[float, typer.Option("--holdout", help="Share held out (by id hash) to measure on.")] = 0.1,
+    text_field: Annotated[str | None, typer.Option("--text-field", help="Default: the scores' (or text).")] = None,
+    id_field: IdField = None,
+    embedder: EmbedderOption = None,
+    device: DeviceOption = None,
+    seed: SeedOption = 0,
+    param: ParamOption = None,
+    config: ConfigOption = None,
+    print_config: PrintConfigOption = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model directory.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Distil a score into a cheap classifier: train a student on the split a teacher column (or two files) makes.
+
+    Student parameters: -p NAME=VALUE, e.g. -p epochs=10 -p dim=64 (fastText), -p c=0.5 (head). Score a corpus with
+    the result: `thresher score IN --scorer fasttext --model MODEL_DIR` (or `--scorer student-head`).
+    """
+    with user_errors():
+        from thresher.distillation.run import FLAGS
+        from thresher.distillation.run import distill as run_distill
+
+        (out,) = require(ctx, out=out)
+        result = run_distill(
+            input,
+            out=out,
+            scores=scores,
+            by=by,
+            positive=positive,
+            negative=negative,
+            student=student,
+            positive_fraction=positive_fraction,
+            negative_fraction=negative_fraction,
+            positive_end=positive_end,  # type: ignore[arg-type]
+            holdout=holdout,
+            text_field=text_field,
+            id_field=id_field,
+            seed=seed,
+            params=param_layers(ctx, param, {"embedder": embedder, "device": device}, FLAGS),
+            overwrite=overwrite,
+            show_progress=not quiet,
+            dry_run=print_config,
+        )
+        if print_config:
+            print_settings("distill", result.settings)
+            return
+        stdout.print(distill_summary(result), highlight=False)
+
+
+def distill_summary(result: Any) -> str:
+    """One line: what the student learnt from, and how it did on the held-out part."""
+    data, metrics = result.data, result.metrics
+    column = result.record.get("teacher", {}).get("column")
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    against = f", Spearman {number(metrics.get('heldout_spearman'))} with {column}" if column else ""
+    speed = metrics.get("examples_per_second")
+    return (
+        f"{result.student} student: {data['examples']:,} examples ({data['positives']:,} positive, "
+        f"{data['negatives']:,} negative); {data['heldout']['examples']:,} held out: ROC-AUC "
+        f"{number(metrics.get('heldout_roc_auc'))}{against}; "
+        f"{'n/a' if speed is None else f'{speed:,.0f}'} examples/s → {result.out}"
+    )
+
+
+@app.command()
 def info(score_dir: Annotated[Path, typer.Argument(help="Score directory.")]) -> None:
     """Summarise a score directory: scorers, provenance, and per column count, min/median/max and a histogram."""
     with user_errors():
@@ -396,6 +487,12 @@ def strategies(name: ComponentName = None) -> None:
 def targets(name: ComponentName = None) -> None:
     """List the eval targets, or show one target's needs and parameters."""
     _show_components("targets", name)
+
+
+@app.command()
+def students(name: ComponentName = None) -> None:
+    """List the students `thresher distill` trains, or show one student's needs and parameters."""
+    _show_components("students", name)
 
 
 def _show_components(kind: str, name: str | None) -> None:

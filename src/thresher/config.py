@@ -1,4 +1,4 @@
-"""Settings files (`--config FILE.yaml`): the options and component parameters of `score`, `select` and `eval`.
+"""Settings files (`--config FILE.yaml`): the options and component parameters of score, select, eval, distill.
 
 One file may hold the settings of a whole study, one section per command::
 
@@ -34,7 +34,7 @@ from typing import Any
 from thresher.components import Assignment, assignments_from_mapping
 from thresher.errors import OptionError
 
-COMMANDS = ("score", "select", "eval")
+COMMANDS = ("score", "select", "eval", "distill")
 PARAMS_KEY = "params"
 RECORD_KEY = "settings"  # where manifests and results.json keep the resolved settings
 

@@ -36,17 +36,22 @@ SEEDED = {
     "vog",
 }
 # Scorers that are a function of the model and the text alone: another seed must not change them.
-UNSEEDED = {"ask-llm", "compression", "likelihood"}
+UNSEEDED = {"ask-llm", "compression", "fasttext", "likelihood", "student-head"}
 # The dedup scorers' outputs are decisions, which a seed flips only for pairs near the threshold or a cluster
 # boundary; a few other seeds are tried, and one of them must change the scores.
 OTHER_SEEDS = (1, 2, 3, 4)
 # Scorers the Ray engine runs (it refuses multi-pass ones).
 RAY_SCORERS = [name for name in SCORERS.names() if not SCORERS.get(name).requires_fit]
+# Scorers whose `model` is a `thresher distill` model directory, not a causal LM: the fixture's student of that kind.
+STUDENT_MODELS = {"fasttext": "fasttext_model", "student-head": "head_model"}
 
 
 @pytest.fixture(scope="module")
-def contract_options(tiny_lm_dir, tiny_embedder_dir, tmp_path_factory) -> dict:
+def contract_options(
+    tiny_lm_dir, tiny_embedder_dir, tiny_fasttext_student_dir, tiny_head_student_dir, tmp_path_factory
+) -> dict:
     options = {"model": str(tiny_lm_dir), "dtype": "float32", "device": "cpu", "embedder": str(tiny_embedder_dir)}
+    options.update(fasttext_model=str(tiny_fasttext_student_dir), head_model=str(tiny_head_student_dir))
     # ask-llm: the tiny LM's 64-token context needs a short prompt.
     prompt = tmp_path_factory.mktemp("prompt") / "prompt.txt"
     prompt.write_text("{text} ok?")
@@ -67,6 +72,8 @@ def scorer(request, contract_options) -> Scorer:
 def make_scorer(name: str, options: dict) -> Scorer:
     """Scorer `name` built from the options it takes (each reaches every part that takes it, as --model does)."""
     cls = SCORERS.get(name)
+    if name in STUDENT_MODELS:
+        options = {**options, "model": options[STUDENT_MODELS[name]]}
     return build(cls, resolve_params([Chosen(name, cls)], [], forwarded=options)[name])
 
 
@@ -185,8 +192,10 @@ def score_columns(score_dir: Path) -> pa.Table:
 def test_the_ray_engine_gives_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
     assert RAY_SCORERS, "no registered scorer runs on Ray"
     path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in TEXTS])
-    options = {key: contract_options[key] for key in ("model", "dtype", "device")}
-    params = {key: contract_options[key] for key in ("prompt_file", "max_tokens")}
+    options = {key: contract_options[key] for key in ("dtype", "device")}
+    params = {key: contract_options[key] for key in ("model", "prompt_file", "max_tokens")}
+    # A targeted model beats the bare one: each student scorer gets its model directory.
+    params.update({f"{name}.model": contract_options[key] for name, key in STUDENT_MODELS.items()})
     common = {"scorers": RAY_SCORERS, "shard_rows": 6, "params": params, **options}  # three shards, the last short
     thresher.score(path, out=tmp_path / "local", **common)
     thresher.score(path, out=tmp_path / "ray", engine="ray", workers=1, **common)

@@ -1,4 +1,5 @@
-"""`thresher scorers | strategies | targets [NAME]`: what each registered component does, needs, writes and takes."""
+"""`thresher scorers | strategies | targets | students [NAME]`: what each registered component does, needs, writes
+and takes."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ REGISTRIES = {
     "scorers": "thresher.scorers.registry:SCORERS",
     "strategies": "thresher.selection.registry:STRATEGIES",
     "targets": "thresher.eval.registry:TARGETS",
+    "students": "thresher.distillation.registry:STUDENTS",
 }
 
 
 def registry(kind: str) -> Registry[Any]:
-    """The registry behind `thresher KIND` (scorers, strategies, targets)."""
+    """The registry behind `thresher KIND` (scorers, strategies, targets, students)."""
     module_name, attribute = REGISTRIES[kind].split(":")
     found: Registry[Any] = getattr(importlib.import_module(module_name), attribute)
     return found

@@ -24,6 +24,8 @@ _BUILTIN: dict[str, str] = {
     "tracin": "thresher.scorers.influence:TracInScorer",
     "effort": "thresher.scorers.effort:EffortScorer",
     "dealrec": "thresher.scorers.dealrec:DealRecScorer",
+    "fasttext": "thresher.scorers.student:FastTextScorer",
+    "student-head": "thresher.scorers.student:StudentHeadScorer",
 }
 
 
