@@ -34,7 +34,7 @@ OUTPUT_NAMES = {
 def original_records(path: Path) -> list[dict]:
     """Give every record of a dataset with all its original fields (via the writers' own Arrow view)."""
     dataset = open_dataset(path)
-    schema, batches = dataset._kept_batches(np.ones(dataset.num_rows(), dtype=bool))
+    schema, batches = dataset._kept_batches(lambda: [np.ones(dataset.num_rows(), dtype=bool)], readers.RowRange())
     return pa.Table.from_batches(list(batches), schema=schema).to_pylist()
 
 
@@ -194,8 +194,8 @@ def test_failed_write_leaves_no_partial_output_or_temp_files(tmp_path):
 def test_failed_arrow_write_removes_temp_file(tmp_path, monkeypatch):
     path = write_format(tmp_path, FLAT_RECORDS, "parquet")
 
-    def failing_batches(self, keep):
-        yield from readers._ArrowDataset._filtered(self, keep)
+    def failing_batches(self, keep, rows):
+        yield from readers._ArrowDataset._filtered(self, keep, rows)
         raise InputError(self.path, "boom", row=1)
 
     monkeypatch.setattr(readers.ParquetDataset, "_filtered", failing_batches)
@@ -248,4 +248,9 @@ def test_empty_subset_keeps_the_columns(tmp_path, target):
     assert open_dataset(path).write_subset(np.zeros(10, dtype=bool), out) == 0
     assert open_dataset(out).num_rows() == 0
     if target != "jsonl":
-        assert open_dataset(out)._kept_batches(np.zeros(0, dtype=bool))[0].names == ["text", "id", "score", "tag"]
+        assert open_dataset(out)._kept_batches(lambda: [], readers.RowRange())[0].names == [
+            "text",
+            "id",
+            "score",
+            "tag",
+        ]
