@@ -30,8 +30,10 @@ class MaskCursor:
         wanted = count
         while wanted > 0:
             if self._offset == self._current.size:
-                self._current = self._next_chunk()
-                self._offset = 0
+                chunk = self._next_chunk()
+                if chunk is None:
+                    raise ValueError(f"the keep mask ends after {self.consumed} rows, before the input does")
+                self._current, self._offset = chunk, 0
                 continue
             piece = self._current[self._offset : self._offset + wanted]
             self._offset += piece.size
@@ -46,11 +48,10 @@ class MaskCursor:
         """The entries one at a time, as Python booleans (for row-by-row writers); ends with the mask."""
         while True:
             if self._offset == self._current.size:
-                try:
-                    self._current = self._next_chunk()
-                except ValueError:
+                chunk = self._next_chunk()
+                if chunk is None:
                     return
-                self._offset = 0
+                self._current, self._offset = chunk, 0
                 continue
             rest = self._current[self._offset :]
             self._offset = self._current.size
@@ -66,7 +67,8 @@ class MaskCursor:
         if left:
             raise ValueError(f"the keep mask has {left} entries past the {self.consumed} rows of the input")
 
-    def _next_chunk(self) -> np.ndarray:
+    def _next_chunk(self) -> np.ndarray | None:
+        """The next non-empty chunk, or None at the end of the mask."""
         for chunk in self._chunks:
             array = np.asarray(chunk)
             if array.dtype != np.bool_ or array.ndim != 1:
@@ -74,4 +76,4 @@ class MaskCursor:
             if array.size:
                 self._seen += array.size
                 return array
-        raise ValueError(f"the keep mask ends after {self.consumed} rows, before the input does")
+        return None
