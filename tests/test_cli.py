@@ -114,7 +114,7 @@ def test_strategy_parameters_come_from_p(tmp_path, corpus_jsonl):
     ccs = ["--strategy", "ccs", "--keep", "6", "--seed", "4", "-p", "strata=3", "-p", "ccs.drop_hardest=0.25"]
     result = invoke(*common, *ccs, "--out", tmp_path / "c.jsonl")
     assert result.exit_code == 0, result.output
-    expected = select_stratified(ratios, 6, np.random.default_rng(4), strata=3, drop_hardest=0.25)
+    expected = select_stratified(ratios, 6, 4, strata=3, drop_hardest=0.25)
     kept = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
     assert kept == [records[row] for row in expected]
 
@@ -125,3 +125,17 @@ def test_strategy_specific_flags_are_gone(tmp_path, corpus_jsonl):
         args = ["--by", "zlib_ratio", flag, value, "--out", tmp_path / "o.jsonl"]
         result = invoke("select", corpus_jsonl, "--scores", tmp_path / "s", *args)
         assert result.exit_code == 2 and "No such option" in result.output, result.output
+
+
+def test_select_streams_by_default_and_in_memory_keeps_the_same_lines(tmp_path, corpus_jsonl):
+    invoke("score", corpus_jsonl, "--scorer", "compression", "--out", tmp_path / "s", "--quiet")
+    common = ["select", corpus_jsonl, "--scores", tmp_path / "s", "--keep", "0.4"]
+    for strategy in ("top", "bottom", "random", "stratified"):
+        chosen = [*common, "--strategy", strategy, *([] if strategy == "random" else ["--by", "zlib_ratio"])]
+        streamed = invoke(*chosen, "--out", tmp_path / f"{strategy}.jsonl")
+        in_memory = invoke(*chosen, "--in-memory", "--out", tmp_path / f"{strategy}-m.jsonl")
+        assert streamed.exit_code == in_memory.exit_code == 0, streamed.output + in_memory.output
+        kept = (tmp_path / f"{strategy}.jsonl").read_bytes()
+        assert kept == (tmp_path / f"{strategy}-m.jsonl").read_bytes() and len(kept.splitlines()) == 10
+    local_only = invoke(*common, "--by", "zlib_ratio", "--workers", "2", "--out", tmp_path / "w.jsonl")
+    assert local_only.exit_code == 2 and "--workers only apply with --engine ray" in local_only.output

@@ -211,3 +211,35 @@ def test_cli_refuses_scores_of_another_scorer_version_in_one_line(tmp_path, corp
     assert "1 shard(s) computed" in rescored.output and "reused" not in rescored.output
     entry = json.loads((scores / "manifest.json").read_text())["scorers"]["compression"]
     assert entry["version"] == 2 and entry["complete"]
+
+
+def test_columns_stream_a_shard_at_a_time_lined_up_across_shard_sizes(tmp_path):
+    store = ScoreStore(tmp_path)
+    store.bind_input(INPUT)
+    a, c = np.arange(10.0), np.arange(100.0, 110.0)
+    for name, columns, shard_rows, values in (
+        ("first", COLUMNS[:1], 4, a),
+        ("second", (ScoreColumn("c", Direction.HIGHER, "c"),), 3, c),
+    ):
+        run = store.start_run(name, {}, columns, shard_rows=shard_rows)
+        for index, start in enumerate(range(0, 10, shard_rows)):
+            stop = min(start + shard_rows, 10)
+            run.write_shard(
+                index, start, pa.array([str(row) for row in range(start, stop)]), {columns[0].name: values[start:stop]}
+            )
+        run.finish(10, {})
+    chunks = list(store.iter_columns(["c", "a"]))
+    # Shards of 4 and of 3 rows: each chunk ends where either scorer's shard does.
+    assert [start for start, _ in chunks] == [0, 3, 4, 6, 8, 9]
+    assert np.concatenate([values["a"] for _, values in chunks]).tolist() == a.tolist()
+    assert np.concatenate([values["c"] for _, values in chunks]).tolist() == c.tolist()
+    part = list(store.iter_columns(["a"], start=5, stop=9))
+    assert [start for start, _ in part] == [5, 8] and np.concatenate([v["a"] for _, v in part]).tolist() == [
+        5,
+        6,
+        7,
+        8,
+    ]
+    assert list(store.iter_columns(["a"], start=10)) == []
+    with pytest.raises(StoreError, match="no score column 'z'"):
+        list(store.iter_columns(["z"]))

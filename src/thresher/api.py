@@ -18,15 +18,25 @@ from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorer
 from thresher.errors import OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.build import build_scorers, parse_names
-from thresher.selection.base import Budget, Strategy
-from thresher.selection.inputs import choose_column, dataset_labels, inputs_from_store
+from thresher.selection.base import IMPORTANCE, Budget, Strategy
+from thresher.selection.inputs import (
+    TOKEN_COLUMN,
+    check_token_column,
+    choose_column,
+    column_direction,
+    dataset_labels,
+    inputs_from_store,
+    row_count,
+)
 from thresher.selection.keep import KeepSpec, parse_keep
 from thresher.selection.registry import STRATEGIES, every_strategy
-from thresher.selection.run import run_strategy
+from thresher.selection.run import check_budget, run_strategy
+from thresher.selection.streaming import KeepRule, RowsRule, Tally, kept_rows, stream_select, write_rule
 from thresher.store import ScoreStore
 
 if TYPE_CHECKING:
     from thresher.components import Assignment
+    from thresher.data.readers import Dataset
     from thresher.eval.results import EvalResult
 
 
@@ -205,14 +215,21 @@ class SelectionResult:
     strategy: str
     out: Path
     pruned_out: Path | None
-    kept_rows: np.ndarray  # 0-based input rows kept, ascending
+    rule: KeepRule = field(repr=False, compare=False)  # decides the rows again, from the score shards if streamed
     kept_tokens: int | None = None
     params: dict[str, Any] = field(default_factory=dict)  # the strategy's parameters, as built
     settings: dict[str, Any] = field(default_factory=dict)  # the call's resolved settings (settings-file format)
+    streamed: bool = False  # chosen in passes over the score shards rather than in memory
+    score_passes: int = 0  # passes over the score shards before the writing pass (streamed only)
 
     @property
     def pruned(self) -> int:
         return self.input_rows - self.kept
+
+    @property
+    def kept_rows(self) -> np.ndarray:
+        """The 0-based input rows kept, ascending (computed on each access: a streamed selection holds none)."""
+        return kept_rows(self.rule)
 
 
 def select(
@@ -231,6 +248,10 @@ def select(
     label_field: str | None = None,
     balance_classes: bool = False,
     params: ParamsLike = None,
+    in_memory: bool = False,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
     dry_run: bool = False,
 ) -> SelectionResult:
     """Select a subset of `input` with a strategy and write it in the input's format (or `out`'s suffix).
@@ -253,6 +274,13 @@ def select(
         balance_classes: apply the strategy within each class, with a budget proportional to the class's size.
         params: the strategy's parameters: a mapping (`{"strata": 20}` or `{"stratified.drop_hardest": 0.1}`),
             or layers of `Assignment`s from lowest to highest precedence (what the CLI passes: its `-p`s).
+        in_memory: choose in memory even where the strategy streams. By default `top`, `bottom`, `threshold`,
+            `random` and `stratified` with `--keep` are chosen in passes over the score shards, in memory that does
+            not grow with the input (`thresher.selection.streaming`), the others and `balance_classes` in memory;
+            both keep the same rows.
+        engine: "local" writes `out` in this process; "ray" writes it as a directory of parts, in parallel
+            (`thresher.selection.ray_write`).
+        address, workers: the Ray cluster to join and the parts written at once (`--engine ray`).
         dry_run: resolve the strategy and its parameters, but read and write nothing (`--print-config`).
 
     Returns:
@@ -267,6 +295,7 @@ def select(
         raise OptionError("give either --keep or --budget-tokens, not both")
     if budget_tokens is not None and budget_tokens < 1:
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
+    _check_engine(engine, address, workers)
     keep_spec = parse_keep(str(keep)) if keep is not None else None
 
     # A dry run reads nothing: the fields default to the ones given (the score directory may not exist yet).
@@ -292,36 +321,82 @@ def select(
         "id_field": id_field,
         "label_field": label_field,
         "balance_classes": balance_classes or None,
+        "in_memory": in_memory or None,
+        "engine": engine,
+        "address": address,
+        "workers": workers,
     }
     settings = settings_record(options, {strategy: built.params_record()})
     if store is None:
-        empty = np.zeros(0, dtype=np.int64)
+        empty = RowsRule(np.zeros(0, dtype=np.int64), 0)
         return SelectionResult(0, 0, by or "", strategy, Path(out), None, empty, settings=settings)
     dataset = open_dataset(input, fields)
     store.check_input(dataset.fingerprint())
 
     column = choose_column(strategy, type(built), store, by)
-    inputs = inputs_from_store(type(built), store, dataset, column=column, with_costs=budget_tokens is not None)
-    budget = _budget(keep_spec, budget_tokens, inputs.n_rows)
-    labels = dataset_labels(dataset) if balance_classes else None
-    chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
-    mask = np.zeros(inputs.n_rows, dtype=bool)
-    mask[chosen] = True
-    dataset.write_subset(mask, Path(out))
-    if write_pruned is not None:
-        dataset.write_subset(~mask, Path(write_pruned))
+    n_rows = row_count(store)
+    budget = _budget(keep_spec, budget_tokens, n_rows)
+    spec = None if in_memory or balance_classes else built.streamed(budget)
+    passes = 0
+    if spec is not None:
+        check_budget(built, budget, n_rows, strategy)
+        if budget_tokens is not None:
+            check_token_column(store)
+        direction = column_direction(store, column) if column is not None and IMPORTANCE in built.needs else None
+        cost_column = TOKEN_COLUMN if budget_tokens is not None else None
+        rule, passes = stream_select(
+            spec, store, column=column, direction=direction, cost_column=cost_column, budget=budget, seed=seed
+        )
+    else:
+        inputs = inputs_from_store(type(built), store, dataset, column=column, with_costs=budget_tokens is not None)
+        labels = dataset_labels(dataset) if balance_classes else None
+        chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
+        rule = RowsRule(chosen, inputs.n_rows, None if inputs.costs is None else inputs.costs[chosen])
+    tally = _write_selection(dataset, rule, Path(out), write_pruned, engine, address, workers)
     return SelectionResult(
-        input_rows=inputs.n_rows,
-        kept=int(mask.sum()),
+        input_rows=n_rows,
+        kept=tally.rows,
         by=column or "",
         strategy=strategy,
         out=Path(out),
         pruned_out=Path(write_pruned) if write_pruned is not None else None,
-        kept_rows=chosen,
-        kept_tokens=int(inputs.costs[mask].sum()) if inputs.costs is not None else None,
+        rule=rule,
+        kept_tokens=round(tally.cost) if budget_tokens is not None else None,
         params=built.params_record(),
         settings=settings,
+        streamed=spec is not None,
+        score_passes=passes,
     )
+
+
+def _check_engine(engine: str, address: str | None, workers: int | None) -> None:
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
+    if engine == "local" and (address is not None or workers is not None):
+        flags = (("--address", address), ("--workers", workers))
+        given = ", ".join(flag for flag, value in flags if value is not None)
+        raise OptionError(f"{given} only apply with --engine ray")
+    if workers is not None and workers < 1:
+        raise OptionError(f"--workers must be at least 1, got {workers}")
+
+
+def _write_selection(
+    dataset: Dataset,
+    rule: KeepRule,
+    out: Path,
+    write_pruned: str | Path | None,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+) -> Tally:
+    """Write the rows `rule` keeps to `out` (and the others to `write_pruned`); gives what was kept."""
+    pruned = Path(write_pruned) if write_pruned is not None else None
+    if engine == "ray":
+        # Imported here so that a local select never loads Ray.
+        from thresher.selection.ray_write import write_on_ray
+
+        return write_on_ray(dataset, rule, out, pruned, address=address, workers=workers)
+    return write_rule(dataset, rule, out, pruned)
 
 
 def _build_strategy(name: str, params: ParamsLike, text_field: str) -> Strategy:

@@ -161,6 +161,14 @@ def select(
     balance_classes: Annotated[
         bool, typer.Option("--balance-classes", help="Apply the strategy within each class, keeping class shares.")
     ] = False,
+    in_memory: Annotated[
+        bool, typer.Option("--in-memory", help="Choose in memory even where the strategy streams (same rows).")
+    ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local | ray: write --out as a directory of parts, in parallel.")
+    ] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="ray: cluster, e.g. auto.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="ray: parts written at once.")] = None,
     param: ParamOption = None,
     config: ConfigOption = None,
     print_config: PrintConfigOption = False,
@@ -188,6 +196,10 @@ def select(
             label_field=label_field,
             balance_classes=balance_classes,
             params=param_layers(ctx, param),
+            in_memory=in_memory,
+            engine=engine,
+            address=address,
+            workers=workers,
             dry_run=print_config,
         )
         if print_config:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -284,6 +284,75 @@ class ScoreStore:
         if result is None:
             raise StoreError("no columns requested")
         return result
+
+    def iter_columns(
+        self, columns: Sequence[str], *, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """The named columns over input rows [start, stop) (default: to the end), a shard at a time, in row order.
+
+        Yields (first input row, {column: values}); columns of scorers with different shard sizes are cut to line
+        up. Memory is one shard per scorer, whatever the input's size: what a streaming `select` reads.
+        Raises `StoreError` like `read_columns`, and when the scorers cover different numbers of rows.
+        """
+        infos = self.column_infos()
+        unknown = [name for name in columns if name not in infos]
+        if unknown:
+            available = ", ".join(sorted(infos)) or "none"
+            raise StoreError(f"{self.root}: no score column {unknown[0]!r}; available: {available}")
+        by_scorer: dict[str, list[str]] = {}
+        for name in columns:
+            by_scorer.setdefault(infos[name].scorer, []).append(name)
+        covered = {scorer: self._complete_rows(scorer) for scorer in by_scorer}
+        if len(set(covered.values())) > 1:
+            raise StoreError(f"{self.root}: scorers {sorted(covered)} cover different rows ({covered})")
+        total = next(iter(covered.values()), 0)
+        stop = total if stop is None else min(stop, total)
+        streams = [self._shard_pieces(scorer, names, start, stop) for scorer, names in by_scorer.items()]
+        pending: list[tuple[int, dict[str, np.ndarray]]] = [next(stream) for stream in streams] if stop > start else []
+        row = start
+        while row < stop:
+            # Each stream's current piece starts at `row`; cut all of them to the shortest and move on.
+            length = min(len(next(iter(values.values()))) for _, values in pending)
+            if length == 0:
+                raise StoreError(f"{self.root}: the score shards end before row {stop}")
+            chunk: dict[str, np.ndarray] = {}
+            for position, (piece_start, values) in enumerate(pending):
+                chunk.update({name: array[:length] for name, array in values.items()})
+                rest = {name: array[length:] for name, array in values.items()}
+                if len(next(iter(rest.values()))) == 0:
+                    pending[position] = next(streams[position], (piece_start + length, rest))
+                else:
+                    pending[position] = (piece_start + length, rest)
+            yield row, chunk
+            row += length
+
+    def _complete_rows(self, scorer: str) -> int:
+        """The rows a complete scorer covers back to back from row 0; `StoreError` when it is incomplete."""
+        entry = self.manifest["scorers"][scorer]
+        if not entry.get("complete"):
+            done = sum(shard["rows"] for shard in entry["shards"])
+            raise StoreError(
+                f"{self.root}: scorer '{scorer}' is incomplete ({done} rows scored); "
+                "rerun the same `thresher score` command to finish it"
+            )
+        rows = self._rows_covered(scorer)
+        if rows is None:
+            raise StoreError(f"{self.root}: scorer '{scorer}' has shards that do not follow each other")
+        return rows
+
+    def _shard_pieces(
+        self, scorer: str, names: Sequence[str], start: int, stop: int
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """One scorer's columns shard by shard, cut to rows [start, stop): (first row, {column: values})."""
+        for shard in sorted(self.manifest["scorers"][scorer]["shards"], key=lambda shard: shard["index"]):
+            first, rows = shard["row_start"], shard["rows"]
+            low, high = max(first, start), min(first + rows, stop)
+            if high <= low:
+                if first >= stop:
+                    return
+                continue
+            table = pq.read_table(self.root / shard["file"], columns=list(names))
+            yield low, {name: table.column(name).to_numpy()[low - first : high - first] for name in names}
 
     def _rows_covered(self, scorer: str) -> int | None:
         """n when a scorer's shards cover input rows [0, n) back to back, in shard order; None otherwise."""

@@ -34,7 +34,7 @@ OUTPUT_NAMES = {
 def original_records(path: Path) -> list[dict]:
     """Give every record of a dataset with all its original fields (via the writers' own Arrow view)."""
     dataset = open_dataset(path)
-    schema, batches = dataset._kept_batches(np.ones(dataset.num_rows(), dtype=bool))
+    schema, batches = dataset._kept_batches(lambda: [np.ones(dataset.num_rows(), dtype=bool)], readers.RowRange())
     return pa.Table.from_batches(list(batches), schema=schema).to_pylist()
 
 
@@ -194,8 +194,8 @@ def test_failed_write_leaves_no_partial_output_or_temp_files(tmp_path):
 def test_failed_arrow_write_removes_temp_file(tmp_path, monkeypatch):
     path = write_format(tmp_path, FLAT_RECORDS, "parquet")
 
-    def failing_batches(self, keep):
-        yield from readers._ArrowDataset._filtered(self, keep)
+    def failing_batches(self, keep, rows):
+        yield from readers._ArrowDataset._filtered(self, keep, rows)
         raise InputError(self.path, "boom", row=1)
 
     monkeypatch.setattr(readers.ParquetDataset, "_filtered", failing_batches)
@@ -248,4 +248,45 @@ def test_empty_subset_keeps_the_columns(tmp_path, target):
     assert open_dataset(path).write_subset(np.zeros(10, dtype=bool), out) == 0
     assert open_dataset(out).num_rows() == 0
     if target != "jsonl":
-        assert open_dataset(out)._kept_batches(np.zeros(0, dtype=bool))[0].names == ["text", "id", "score", "tag"]
+        assert open_dataset(out)._kept_batches(lambda: [], readers.RowRange())[0].names == [
+            "text",
+            "id",
+            "score",
+            "tag",
+        ]
+
+
+@pytest.mark.parametrize("source", ["jsonl", "parquet", "csv", "hf"])
+@pytest.mark.parametrize("target", ["jsonl", "parquet"])
+def test_a_mask_in_chunks_and_a_row_range_write_what_the_whole_mask_does(tmp_path, source, target):
+    path = write_format(tmp_path, FLAT_RECORDS, source)
+    dataset = open_dataset(path)
+    whole, chunked, part = (tmp_path / f"{name}.{target}" for name in ("whole", "chunked", "part"))
+    dataset.write_subset(KEEP, whole)
+    # Chunks of any size, empty ones included, cover the rows back to back.
+    chunks = [KEEP[:3], KEEP[3:3], KEEP[3:4], KEEP[4:]]
+    assert dataset.write_selected(lambda: iter(chunks), chunked) == int(KEEP.sum())
+    assert original_records(chunked) == original_records(whole)
+    # A row range writes only its rows; the mask then covers just them.
+    assert dataset.write_selected(lambda: [KEEP[2:7]], part, rows=(2, 7)) == int(KEEP[2:7].sum())
+    in_range = KEEP & (np.arange(10) >= 2) & (np.arange(10) < 7)
+    dataset.write_subset(in_range, tmp_path / f"reference.{target}")
+    assert original_records(part) == original_records(tmp_path / f"reference.{target}")
+    assert [record["text"] for record in original_records(part)] == [
+        "example 2",
+        "example 3",
+        "example 5",
+        "example 6",
+    ]
+
+
+def test_a_mask_that_does_not_cover_the_rows_is_an_error_and_writes_nothing(tmp_path):
+    path = write_format(tmp_path, FLAT_RECORDS, "jsonl")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(ValueError, match="ends after 9 rows"):
+        open_dataset(path).write_selected(lambda: [KEEP[:9]], out)
+    with pytest.raises(ValueError, match="1 entries past the 10 rows"):
+        open_dataset(path).write_selected(lambda: [np.append(KEEP, True)], out)
+    with pytest.raises(ValueError, match="1-D boolean"):
+        open_dataset(path).write_selected(lambda: [KEEP.astype(int)], out)
+    assert not out.exists() and leftover_files(tmp_path) == []

@@ -379,7 +379,7 @@ def test_strategy_options_are_resolved_against_the_methods_strategies():
     from thresher.eval.data import TrainingColumn
     from thresher.eval.params import resolve_eval_params
     from thresher.selection.base import StrategyInputs
-    from thresher.selection.strategies import select_stratified
+    from thresher.selection.strategies import select_random, select_stratified
 
     names = ["random", "full", "score:ccs"]
     methods = parse_methods(",".join(names), ["score"])
@@ -397,10 +397,10 @@ def test_strategy_options_are_resolved_against_the_methods_strategies():
     column = TrainingColumn(values, Direction.LOWER)
     ccs = methods[2]
     rows = choose_rows(ccs, 0.3, 7, training_inputs(type(strategies["ccs"]), column, None), strategies["ccs"])
-    expected = select_stratified(-values, 15, np.random.default_rng(7), strata=5, drop_hardest=0.2)
+    expected = select_stratified(-values, 15, 7, strata=5, drop_hardest=0.2)
     assert rows.tolist() == expected.tolist()
     random_rows = choose_rows(methods[0], 0.3, 7, StrategyInputs(50), strategies["random"])
-    assert random_rows.tolist() == np.sort(np.random.default_rng(7).permutation(50)[:15]).tolist()
+    assert random_rows.tolist() == select_random(50, 15, 7).tolist()  # the 15 rows with the smallest seeded draws
 
 
 def test_balanced_methods_keep_every_class_and_the_report_shows_classes(labelled, tmp_path, tiny_embedder_dir):

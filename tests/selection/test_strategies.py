@@ -97,9 +97,9 @@ def test_preference_order_rejects_unknown_strategy_and_random_without_generator(
 
 
 def test_select_random_is_reproducible_under_a_seed():
-    first = select_random(1000, 50, np.random.default_rng(7))
-    again = select_random(1000, 50, np.random.default_rng(7))
-    other = select_random(1000, 50, np.random.default_rng(8))
+    first = select_random(1000, 50, 7)
+    again = select_random(1000, 50, 7)
+    other = select_random(1000, 50, 8)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert first.dtype == np.int64
@@ -108,16 +108,16 @@ def test_select_random_is_reproducible_under_a_seed():
 
 
 def test_select_random_is_a_prefix_of_the_random_preference_order():
-    order = preference_order("random", np.zeros(100), np.random.default_rng(3))
+    order = preference_order("random", np.zeros(100), 3)
     assert sorted(order.tolist()) == list(range(100))
-    np.testing.assert_array_equal(select_random(100, 10, np.random.default_rng(3)), np.sort(order[:10]))
+    np.testing.assert_array_equal(select_random(100, 10, 3), np.sort(order[:10]))
 
 
 def test_select_random_edges():
-    assert_indices(select_random(5, 5, np.random.default_rng(0)), range(5))
-    assert_indices(select_random(5, 0, np.random.default_rng(0)), [])
+    assert_indices(select_random(5, 5, 0), range(5))
+    assert_indices(select_random(5, 0, 0), [])
     with pytest.raises(OptionError):
-        select_random(5, 6, np.random.default_rng(0))
+        select_random(5, 6, 0)
 
 
 # threshold
@@ -188,7 +188,7 @@ def test_allocate_strata_always_sums_to_k():
 
 def test_select_stratified_takes_the_ccs_allocation_from_each_stratum():
     scores, bins = scripted_strata_scores()
-    selected = select_stratified(scores, 40, np.random.default_rng(0), strata=4)
+    selected = select_stratified(scores, 40, 0, strata=4)
     assert selected.dtype == np.int64
     assert selected.size == 40
     assert np.all(np.diff(selected) > 0)  # sorted, every row once
@@ -197,18 +197,18 @@ def test_select_stratified_takes_the_ccs_allocation_from_each_stratum():
 
 def test_select_stratified_is_reproducible_under_a_seed():
     scores, _ = scripted_strata_scores()
-    first = select_stratified(scores, 40, np.random.default_rng(11), strata=4)
-    again = select_stratified(scores, 40, np.random.default_rng(11), strata=4)
-    other = select_stratified(scores, 40, np.random.default_rng(12), strata=4)
+    first = select_stratified(scores, 40, 11, strata=4)
+    again = select_stratified(scores, 40, 11, strata=4)
+    other = select_stratified(scores, 40, 12, strata=4)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
 def test_select_stratified_drop_hardest_removes_the_top_fraction():
     scores = np.arange(100, dtype=np.float64)[::-1].copy()  # row i has score 99 - i: rows 0..9 are hardest
-    selected = select_stratified(scores, 90, np.random.default_rng(0), strata=5, drop_hardest=0.1)
+    selected = select_stratified(scores, 90, 0, strata=5, drop_hardest=0.1)
     assert_indices(selected, range(10, 100))
-    fewer = select_stratified(scores, 30, np.random.default_rng(0), strata=5, drop_hardest=0.1)
+    fewer = select_stratified(scores, 30, 0, strata=5, drop_hardest=0.1)
     assert fewer.size == 30 and fewer.min() >= 10
     assert len(set(fewer.tolist())) == 30
     # The strata are rebuilt over the remaining range [0, 89]: five bins of 18, six taken from each.
@@ -218,11 +218,11 @@ def test_select_stratified_drop_hardest_removes_the_top_fraction():
 def test_select_stratified_rejects_k_beyond_what_is_left():
     scores = np.arange(10, dtype=np.float64)
     with pytest.raises(OptionError, match="only 8 are left"):
-        select_stratified(scores, 9, np.random.default_rng(0), strata=3, drop_hardest=0.2)
+        select_stratified(scores, 9, 0, strata=3, drop_hardest=0.2)
     with pytest.raises(OptionError):
-        select_stratified(scores, 3, np.random.default_rng(0), strata=0)
+        select_stratified(scores, 3, 0, strata=0)
     with pytest.raises(OptionError):
-        select_stratified(scores, 3, np.random.default_rng(0), drop_hardest=1.0)
+        select_stratified(scores, 3, 0, drop_hardest=1.0)
 
 
 # token budgets
@@ -263,8 +263,8 @@ def test_stratified_within_budget_fits_and_is_maximal():
     assert 0 < k < scores.size
     assert costs[selected].sum() <= budget
     # It is exactly the seeded CCS selection of size k, and the seeded selection of size k + 1 does not fit.
-    np.testing.assert_array_equal(selected, select_stratified(scores, k, np.random.default_rng(3), strata=4))
-    bigger = select_stratified(scores, k + 1, np.random.default_rng(3), strata=4)
+    np.testing.assert_array_equal(selected, select_stratified(scores, k, 3, strata=4))
+    bigger = select_stratified(scores, k + 1, 3, strata=4)
     assert costs[bigger].sum() > budget
 
 
@@ -273,7 +273,7 @@ def test_stratified_within_budget_with_uniform_costs_keeps_budget_over_cost_rows
     costs = np.full(scores.size, 100)
     selected = select_stratified_within_budget(scores, costs, 4_099, 0, strata=4, drop_hardest=0.1)
     assert selected.size == 40
-    assert_indices(selected, select_stratified(scores, 40, np.random.default_rng(0), strata=4, drop_hardest=0.1))
+    assert_indices(selected, select_stratified(scores, 40, 0, strata=4, drop_hardest=0.1))
     everything = select_stratified_within_budget(scores, costs, 10**9, 0, strata=4, drop_hardest=0.1)
     assert everything.size == scores.size - round(0.1 * scores.size)
     assert select_stratified_within_budget(scores, costs, 99, 0, strata=4).size == 0

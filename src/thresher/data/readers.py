@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, ROW_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.formats import DataFormat, detect_format, output_format
 from thresher.data.ids import ContentIdAssigner
+from thresher.data.masks import KeepChunks, MaskCursor
 from thresher.data.streams import open_input, read_errors_as_input_errors
 from thresher.data.writers import check_output_path, write_batches, write_lines
 from thresher.errors import InputError
@@ -75,8 +76,8 @@ class Dataset(ABC):
     def _count_rows(self) -> int: ...
 
     @abstractmethod
-    def _kept_batches(self, keep: np.ndarray) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """Give the schema of all original fields and the batches of the kept rows, in file order."""
+    def _kept_batches(self, keep: KeepChunks, rows: RowRange) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Give the schema of all original fields and the batches of the kept rows of `rows`, in file order."""
 
     @abstractmethod
     def check_fields(self) -> None:
@@ -132,14 +133,52 @@ class Dataset(ABC):
             raise ValueError(f"keep must be a 1-D boolean mask, got dtype {keep.dtype} and shape {keep.shape}")
         if len(keep) != self.num_rows():
             raise ValueError(f"keep has {len(keep)} entries but {self.path} holds {self.num_rows()} examples")
+        return self.write_selected(lambda: [keep], out, out_format)
+
+    def write_selected(
+        self,
+        keep: KeepChunks,
+        out: str | Path,
+        out_format: str | None = None,
+        *,
+        rows: tuple[int, int] | None = None,
+    ) -> int:
+        """Write the examples a chunked keep mask selects, like `write_subset`, never holding a mask of every row.
+
+        Parameters
+        ----------
+        keep:
+            Called (once, or twice when converting JSON Lines) for an iterator over boolean arrays that cover the
+            rows written, in file order, back to back, in chunks of any size (`thresher.data.masks`).
+        out, out_format:
+            As for `write_subset`.
+        rows:
+            Write only input rows [start, stop), which the mask then covers (a part of a parallel write).
+
+        Raises
+        ------
+        ValueError
+            When the mask covers fewer or more rows than the input (or `rows`) holds.
+        """
         out = Path(out)
         target = output_format(out, out_format, self.format)
         check_output_path(out, target, self.path)
-        return self._write(keep, out, target)
+        return self._write(keep, out, target, RowRange(*rows) if rows is not None else RowRange())
 
-    def _write(self, keep: np.ndarray, out: Path, target: DataFormat) -> int:
-        schema, batches = self._kept_batches(keep)
+    def _write(self, keep: KeepChunks, out: Path, target: DataFormat, rows: RowRange) -> int:
+        schema, batches = self._kept_batches(keep, rows)
         return write_batches(batches, schema, out, target)
+
+
+@dataclasses.dataclass(frozen=True)
+class RowRange:
+    """Input rows [start, stop); stop None: to the end."""
+
+    start: int = 0
+    stop: int | None = None
+
+    def ends_before(self, row: int) -> bool:
+        return self.stop is not None and row >= self.stop
 
 
 class _ExampleChecker:
@@ -315,21 +354,31 @@ class JsonlDataset(Dataset):
             field=field,
         )
 
-    def _kept_lines(self, keep: np.ndarray) -> Iterator[tuple[int, bytes]]:
+    def _kept_lines(self, keep: KeepChunks, rows: RowRange) -> Iterator[tuple[int, bytes]]:
+        cursor = MaskCursor(keep())
+        bits = cursor.bits()
         for row, (line_number, raw) in enumerate(self._lines()):
-            if keep[row]:
+            if row < rows.start:
+                continue  # before a part: the lines are counted, not parsed
+            if rows.ends_before(row):
+                break
+            kept = next(bits, None)
+            if kept is None:
+                raise ValueError(f"the keep mask ends after {cursor.consumed} rows, before {self.path} does")
+            if kept:
                 yield line_number, raw
+        cursor.finish()
 
-    def _write(self, keep: np.ndarray, out: Path, target: DataFormat) -> int:
+    def _write(self, keep: KeepChunks, out: Path, target: DataFormat, rows: RowRange) -> int:
         if target.format == "jsonl":
             # Lossless: the original bytes of each kept line, terminator included.
-            return write_lines((raw for _, raw in self._kept_lines(keep)), out, target.compression)
-        return super()._write(keep, out, target)
+            return write_lines((raw for _, raw in self._kept_lines(keep, rows)), out, target.compression)
+        return super()._write(keep, out, target, rows)
 
-    def _kept_batches(self, keep: np.ndarray) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def _kept_batches(self, keep: KeepChunks, rows: RowRange) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         # Lines may have different keys and types, so a first pass unifies the schema of the kept records.
         schema = pa.schema([])
-        for records, line_numbers in self._kept_record_chunks(keep):
+        for records, line_numbers in self._kept_record_chunks(keep, rows):
             chunk_schema = self._infer_schema(records, line_numbers)
             try:
                 schema = pa.unify_schemas([schema, chunk_schema], promote_options="permissive")
@@ -341,26 +390,35 @@ class JsonlDataset(Dataset):
                 ) from error
         if not schema.names:
             schema = self._schema_of_first_records()
-        return schema, self._record_batches(keep, schema)
+        return schema, self._record_batches(keep, rows, schema)
 
     def _schema_of_first_records(self) -> pa.Schema:
         """Give the schema of the input's first records, so that an empty subset still has its columns."""
-        for records, line_numbers in self._kept_record_chunks(np.ones(self.num_rows(), dtype=bool)):
+        records: list[dict[str, Any]] = []
+        line_numbers: list[int] = []
+        for line_number, raw in self._lines():
+            records.append(self._parse(line_number, raw))
+            line_numbers.append(line_number)
+            if len(records) == DEFAULT_BATCH_ROWS:
+                break
+        if records:
             return self._infer_schema(records, line_numbers)
         return pa.schema([pa.field(self.fields.text, pa.string())])
 
-    def _record_batches(self, keep: np.ndarray, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        for records, line_numbers in self._kept_record_chunks(keep):
+    def _record_batches(self, keep: KeepChunks, rows: RowRange, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        for records, line_numbers in self._kept_record_chunks(keep, rows):
             try:
                 columns = [pa.array([record.get(f.name) for record in records], type=f.type) for f in schema]
             except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
                 raise InputError(self.path, f"cannot convert to Arrow: {error}", line=line_numbers[0]) from error
             yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
-    def _kept_record_chunks(self, keep: np.ndarray) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+    def _kept_record_chunks(
+        self, keep: KeepChunks, rows: RowRange
+    ) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         records: list[dict[str, Any]] = []
         line_numbers: list[int] = []
-        for line_number, raw in self._kept_lines(keep):
+        for line_number, raw in self._kept_lines(keep, rows):
             records.append(self._parse(line_number, raw))
             line_numbers.append(line_number)
             if len(records) == DEFAULT_BATCH_ROWS:
@@ -461,18 +519,27 @@ class _ArrowDataset(Dataset):
             check(value, {"row": first_row + offset + 1})
         return column
 
-    def _kept_batches(self, keep: np.ndarray) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        return self.schema(), self._filtered(keep)
+    def _kept_batches(self, keep: KeepChunks, rows: RowRange) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        return self.schema(), self._filtered(keep, rows)
 
-    def _filtered(self, keep: np.ndarray) -> Iterator[pa.RecordBatch]:
+    def _filtered(self, keep: KeepChunks, rows: RowRange) -> Iterator[pa.RecordBatch]:
+        cursor = MaskCursor(keep())
         first_row = 0
         for batch in self._arrow_batches(None, DEFAULT_BATCH_ROWS):
-            mask = keep[first_row : first_row + batch.num_rows]
-            first_row += batch.num_rows
+            batch_start, first_row = first_row, first_row + batch.num_rows
+            if rows.ends_before(batch_start):
+                break
+            low = max(batch_start, rows.start)
+            high = first_row if rows.stop is None else min(first_row, rows.stop)
+            if high <= low:
+                continue
+            piece = batch if (low, high) == (batch_start, first_row) else batch.slice(low - batch_start, high - low)
+            mask = cursor.take(high - low)
             if mask.all():
-                yield batch
+                yield piece
             elif mask.any():
-                yield batch.filter(pa.array(mask))
+                yield piece.filter(pa.array(mask))
+        cursor.finish()
 
 
 class ParquetDataset(_ArrowDataset):

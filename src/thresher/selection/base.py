@@ -5,6 +5,9 @@ training rows) and hand it to `thresher.selection.run.run_strategy`, which slice
 `--balance-classes` and calls `Strategy.select`; no strategy sees a dataset or a score store.
 A strategy's parameters are its keyword-only constructor (a registry component, set with `-p`); expensive I/O
 that does not depend on the rows (DSIR reading its target file) goes in `prepare`, run once before any select.
+A strategy whose choice is a prefix of the rows in some order (top, bottom, threshold, random, stratified) also says
+so in `streamed`, and `thresher select` then runs it over the score shards without holding them
+(`thresher.selection.streaming`), with the same rows as `select`.
 """
 
 from __future__ import annotations
@@ -141,6 +144,32 @@ class Budget:
         return np.sort(order[: self.count])
 
 
+@dataclass(frozen=True)
+class RankedStream:
+    """A selection that keeps a prefix of the rows in one order, ties to the lower row, and can stream.
+
+    `order` is `top` (most important first), `bottom` (least important first) or `random` (ascending seeded
+    draw, `thresher.selection.draws`). With `in_range`, only rows whose raw --by value lies in [minimum, maximum]
+    (either bound open when None) are candidates, and without a budget every candidate is kept.
+    """
+
+    order: str
+    in_range: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class StratifiedStream:
+    """CCS (`strategies.select_stratified`) as a stream: drop the hardest, stratify, sample each stratum by draw."""
+
+    strata: int
+    drop_hardest: float
+
+
+StreamSpec = RankedStream | StratifiedStream
+
+
 class Strategy(Component):
     """Base class of selection strategies.
 
@@ -176,3 +205,8 @@ class Strategy(Component):
         `budget` is None only when `budget_optional`; `seed` is the only source of randomness.
         """
         raise NotImplementedError
+
+    def streamed(self, budget: Budget | None) -> StreamSpec | None:
+        """How `thresher select` can run this selection under `budget` in passes over the score shards, keeping
+        exactly the rows `select` keeps; None (the default): only in memory."""
+        return None

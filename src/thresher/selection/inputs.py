@@ -13,7 +13,7 @@ from thresher.data.readers import DEFAULT_BATCH_ROWS
 from thresher.errors import OptionError, StoreError
 from thresher.selection.base import IMPORTANCE, LABELS, TEXTS, VALUES, Strategy, StrategyInputs
 from thresher.selection.strategies import importance
-from thresher.types import ColumnKind
+from thresher.types import ColumnKind, Direction
 
 if TYPE_CHECKING:
     from thresher.data.readers import Dataset
@@ -146,21 +146,17 @@ def inputs_from_store(
 
     Only the columns asked for are read; `column` is the one `choose_column` gave.
     """
-    infos = store.column_infos()
     by = column if column is not None and strategy.reads_column() else None
-    if with_costs and TOKEN_COLUMN not in infos:
-        raise OptionError(f"--budget-tokens needs the {TOKEN_COLUMN} column: run `thresher score --scorer likelihood`")
+    if with_costs:
+        check_token_column(store)
     wanted = list(dict.fromkeys([*([by] if by else []), *([TOKEN_COLUMN] if with_costs else [])]))
     table = store.read_columns(wanted, with_id=False) if wanted else None
-    n_rows = table.num_rows if table is not None else _row_count(store)
+    n_rows = table.num_rows if table is not None else row_count(store)
     values = importance_values = costs = None
     if table is not None and by is not None:
         values = table.column(by).to_numpy(zero_copy_only=False).astype(np.float64)
         if IMPORTANCE in strategy.needs:
-            direction = infos[by].direction
-            if direction is None:
-                raise OptionError(f"--by {by} has no direction (it is not a score), so it cannot be ranked")
-            importance_values = importance(values, direction)
+            importance_values = importance(values, column_direction(store, by))
         if VALUES not in strategy.needs:
             values = None
     if table is not None and with_costs:
@@ -175,6 +171,20 @@ def inputs_from_store(
     )
 
 
+def check_token_column(store: ScoreStore) -> None:
+    """`OptionError` unless the score directory has the token counts a token budget costs rows by."""
+    if TOKEN_COLUMN not in store.column_infos():
+        raise OptionError(f"--budget-tokens needs the {TOKEN_COLUMN} column: run `thresher score --scorer likelihood`")
+
+
+def column_direction(store: ScoreStore, column: str) -> Direction:
+    """The direction of a score column, which ranking needs; `OptionError` for a column without one."""
+    direction = store.column_infos()[column].direction
+    if direction is None:
+        raise OptionError(f"--by {column} has no direction (it is not a score), so it cannot be ranked")
+    return direction
+
+
 def dataset_labels(dataset: Dataset, needed_by: str = "--balance-classes") -> np.ndarray:
     """The label of every row of `dataset`, in input order; `OptionError` naming `needed_by` when there are none."""
     if dataset.fields.label is None:
@@ -185,7 +195,8 @@ def dataset_labels(dataset: Dataset, needed_by: str = "--balance-classes") -> np
     return np.asarray(labels)
 
 
-def _row_count(store: ScoreStore) -> int:
+def row_count(store: ScoreStore) -> int:
+    """The number of scored rows; `StoreError` when no scorer has finished."""
     count = store.row_count()
     if count is None:
         raise StoreError(f"{store.root}: no scorer has finished; run `thresher score` first")

@@ -74,6 +74,13 @@ def check_runnable(strategy: Strategy, inputs: StrategyInputs, budget: Budget | 
     """`OptionError` unless `inputs` hold what `strategy` needs and `budget` is one it can honour."""
     for need in sorted(strategy.needs):
         inputs.require(need, name)
+    if budget is not None and budget.tokens is not None and strategy.supports_tokens:
+        inputs.require("costs", name)
+    check_budget(strategy, budget, inputs.n_rows, name)
+
+
+def check_budget(strategy: Strategy, budget: Budget | None, n_rows: int, name: str) -> None:
+    """`OptionError` unless `budget` is one `strategy` can honour over `n_rows` rows."""
     if budget is None:
         if not strategy.budget_optional:
             raise OptionError(
@@ -84,11 +91,10 @@ def check_runnable(strategy: Strategy, inputs: StrategyInputs, budget: Budget | 
     if budget.tokens is not None:
         if not strategy.supports_tokens:
             raise OptionError(f"--strategy {name} takes --keep, not --budget-tokens")
-        inputs.require("costs", name)
         return
     assert budget.count is not None
-    if budget.count > inputs.n_rows:
-        raise OptionError(f"cannot keep {budget.count} of {inputs.n_rows} examples")
+    if budget.count > n_rows:
+        raise OptionError(f"cannot keep {budget.count} of {n_rows} examples")
 
 
 def _checked(rows: np.ndarray, n_rows: int, name: str) -> np.ndarray:

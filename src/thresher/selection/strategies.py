@@ -3,8 +3,9 @@
 Every `select_*` function returns the selected row indices as a sorted (ascending) int64 array, so callers
 can take rows from the input in their original order. Strategies that rank work on *importance*, a score
 turned so that higher means more important (see `importance`); `select_threshold` works on raw values.
-Randomness comes only from a `np.random.Generator` the caller passes in (or, where a search needs a fresh
-generator per try, a seed).
+`random` and `stratified` draw from a seed through per-row draws (`thresher.selection.draws`): a uniform sample is
+the rows with the smallest draws, so the streaming selection (`thresher.selection.streaming`) takes the same rows
+without holding them; `ips` draws from a `np.random.Generator` the caller passes in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from thresher.errors import OptionError
+from thresher.selection.draws import draw_order, row_draws
 from thresher.types import Direction
 
 PreferenceStrategy = Literal["top", "bottom", "random"]
@@ -48,13 +50,14 @@ def importance(values: np.ndarray, direction: Direction | str) -> np.ndarray:
 def preference_order(
     strategy: PreferenceStrategy | str,
     importance: np.ndarray,
-    rng: np.random.Generator | None = None,
+    seed: int | None = None,
 ) -> np.ndarray:
     """All row indices, most preferred first, for the `top`, `bottom` or `random` strategy.
 
     `top` puts the most important first and `bottom` the least important first, ties going to the lower
-    row index; `random` is a permutation drawn from `rng`. Keeping k examples under a strategy is the first
-    k of its order, and keeping examples under a token budget is a prefix of it (`prefix_within_budget`).
+    row index; `random` orders the rows by their seeded draws (`draws.draw_order`). Keeping k examples under a
+    strategy is the first k of its order, and keeping examples under a token budget is a prefix of it
+    (`prefix_within_budget`).
     """
     scores = _as_1d_float(importance, "importance")
     if strategy == "top":
@@ -63,9 +66,9 @@ def preference_order(
     if strategy == "bottom":
         return np.argsort(scores, kind="stable").astype(np.int64)
     if strategy == "random":
-        if rng is None:
-            raise OptionError("the 'random' strategy needs a random generator (seed)")
-        return rng.permutation(scores.size).astype(np.int64)
+        if seed is None:
+            raise OptionError("the 'random' strategy needs a seed")
+        return draw_order(scores.size, seed)
     raise OptionError(f"unknown strategy {strategy!r}: expected one of {', '.join(PREFERENCE_STRATEGIES)}")
 
 
@@ -83,16 +86,16 @@ def select_bottom(importance: np.ndarray, k: int) -> np.ndarray:
     return np.sort(order[:k])
 
 
-def select_random(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+def select_random(n: int, k: int, seed: int) -> np.ndarray:
     """k of n rows drawn uniformly without replacement, sorted by index.
 
-    The draw is the first k of `rng.permutation(n)`, so it equals the first k of
-    `preference_order("random", ...)` under an identically seeded generator.
+    The sample is the k rows with the smallest seeded draws (`draws.row_draws`, ties to the lower row), so it
+    equals the first k of `preference_order("random", ..., seed)`, and a larger k keeps a superset.
     """
     if n < 0:
         raise OptionError(f"the number of examples cannot be negative (got {n})")
     _check_k(k, n)
-    return np.sort(rng.permutation(n)[:k]).astype(np.int64)
+    return np.sort(draw_order(n, seed)[:k])
 
 
 def ips_order(density: np.ndarray, rng: np.random.Generator, *, temperature: float = 1.0) -> np.ndarray:
@@ -135,10 +138,7 @@ def select_threshold(
     OptionError
         If both bounds are None, or minimum > maximum.
     """
-    if minimum is None and maximum is None:
-        raise OptionError("threshold selection needs a minimum, a maximum or both: -p minimum=X, -p maximum=X")
-    if minimum is not None and maximum is not None and minimum > maximum:
-        raise OptionError(f"threshold selection: minimum {minimum} is greater than maximum {maximum}")
+    check_threshold_bounds(minimum, maximum)
     scores = _as_1d_float(values, "values")
     inside = ~np.isnan(scores)
     if minimum is not None:
@@ -148,20 +148,40 @@ def select_threshold(
     return np.flatnonzero(inside).astype(np.int64)
 
 
+def check_threshold_bounds(minimum: float | None, maximum: float | None) -> None:
+    """`OptionError` unless [minimum, maximum] is a range: at least one bound, and minimum <= maximum."""
+    if minimum is None and maximum is None:
+        raise OptionError("threshold selection needs a minimum, a maximum or both: -p minimum=X, -p maximum=X")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise OptionError(f"threshold selection: minimum {minimum} is greater than maximum {maximum}")
+
+
 def assign_strata(importance: np.ndarray, strata: int) -> np.ndarray:
     """The stratum (0 … strata-1) of each score: equal-width bins over [min, max], the last bin closed.
 
     Bin i holds scores in [min + i·w, min + (i+1)·w) with w = (max - min) / strata, and the maximum goes in
     the last bin. When all scores are equal they all fall in bin 0.
     """
-    if not isinstance(strata, numbers.Integral) or strata < 1:
-        raise OptionError(f"strata must be a whole number of at least 1 (got {strata!r})")
+    check_strata(strata)
     scores = _as_1d_float(importance, "importance")
     if scores.size == 0:
         return np.zeros(0, dtype=np.int64)
     if not np.isfinite(scores).all():
-        raise OptionError("stratified selection needs finite scores; some are infinite or NaN")
-    low, high = float(scores.min()), float(scores.max())
+        raise OptionError(NOT_FINITE)
+    return stratum_of(scores, float(scores.min()), float(scores.max()), strata)
+
+
+NOT_FINITE = "stratified selection needs finite scores; some are infinite or NaN"
+
+
+def check_strata(strata: int) -> None:
+    """`OptionError` unless `strata` is a whole number of at least 1."""
+    if not isinstance(strata, numbers.Integral) or strata < 1:
+        raise OptionError(f"strata must be a whole number of at least 1 (got {strata!r})")
+
+
+def stratum_of(scores: np.ndarray, low: float, high: float, strata: int) -> np.ndarray:
+    """The stratum of each score among `strata` equal-width bins over [low, high] (see `assign_strata`)."""
     if high == low:
         return np.zeros(scores.size, dtype=np.int64)
     position = (scores - low) / (high - low) * strata
@@ -190,7 +210,7 @@ def allocate_strata(sizes: np.ndarray, k: int) -> np.ndarray:
 def select_stratified(
     importance: np.ndarray,
     k: int,
-    rng: np.random.Generator,
+    seed: int,
     *,
     strata: int = 50,
     drop_hardest: float = 0.0,
@@ -200,7 +220,8 @@ def select_stratified(
     First the `round(drop_hardest * n)` most important ("hardest") rows are dropped (ties by lower index
     first, as in `select_top`). The remaining scores are split into `strata` equal-width bins over their
     [min, max] (`assign_strata`), the budget is spread over the bins (`allocate_strata`), and each bin's
-    share is drawn uniformly at random, bins in ascending order.
+    share is drawn uniformly at random: the rows of the bin with the smallest seeded draws (`draws.row_draws` of
+    their positions in `importance`, ties to the lower row).
 
     Parameters
     ----------
@@ -208,7 +229,7 @@ def select_stratified(
         Higher = more important; see `importance`.
     k:
         Number of rows to select; at most the number left after dropping.
-    rng:
+    seed:
         The only source of randomness.
     strata:
         Number of equal-width score bins.
@@ -221,7 +242,7 @@ def select_stratified(
         If k exceeds the rows left after dropping, or an option is out of range.
     """
     candidates, labels = _stratify(importance, strata=strata, drop_hardest=drop_hardest)
-    return _sample_strata(candidates, labels, strata, k, rng, drop_hardest=drop_hardest)
+    return _sample_strata(candidates, labels, strata, k, seed, drop_hardest=drop_hardest)
 
 
 def prefix_within_budget(order: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
@@ -258,10 +279,9 @@ def select_stratified_within_budget(
 ) -> np.ndarray:
     """The CCS selection of the largest size k whose total cost fits in `budget`, sorted by index.
 
-    k is found by binary search; each try runs `select_stratified` with a fresh generator seeded with
-    `seed`, so the result is reproducible and equals `select_stratified(..., k, default_rng(seed), ...)`.
-    Because a random draw of k+1 rows is not a superset of the draw of k, total cost need not grow with k;
-    the search guarantees that the returned selection fits and that the draw of size k+1 does not.
+    k is found by binary search over `select_stratified(..., k, seed, ...)`, so the result equals that selection.
+    A stratum's share of k+1 need not contain its share of k (the allocation moves), so total cost need not grow
+    with k; the search guarantees that the returned selection fits and that the selection of size k+1 does not.
     """
     scores = _as_1d_float(importance, "importance")
     row_costs = _check_costs(costs)
@@ -271,7 +291,7 @@ def select_stratified_within_budget(
     candidates, labels = _stratify(scores, strata=strata, drop_hardest=drop_hardest)
 
     def draw(k: int) -> np.ndarray:
-        return _sample_strata(candidates, labels, strata, k, np.random.default_rng(seed), drop_hardest=drop_hardest)
+        return _sample_strata(candidates, labels, strata, k, seed, drop_hardest=drop_hardest)
 
     best = np.zeros(0, dtype=np.int64)
     fits, too_many = 0, candidates.size + 1  # invariant: draw(fits) fits, draw(too_many) does not
@@ -288,11 +308,23 @@ def select_stratified_within_budget(
 def _stratify(importance: np.ndarray, *, strata: int, drop_hardest: float) -> tuple[np.ndarray, np.ndarray]:
     """The rows left after dropping the hardest, and the stratum of each, in row order."""
     scores = _as_1d_float(importance, "importance")
-    if not 0.0 <= drop_hardest < 1.0:
-        raise OptionError(f"drop_hardest must be at least 0 and below 1 (got {drop_hardest})")
-    dropped = round(drop_hardest * scores.size)
+    dropped = dropped_count(drop_hardest, scores.size)
     candidates = np.sort(preference_order("top", scores)[dropped:])
     return candidates, assign_strata(scores[candidates], strata)
+
+
+def dropped_count(drop_hardest: float, n: int) -> int:
+    """How many of n rows CCS drops as the hardest: round(drop_hardest · n); `OptionError` unless 0 <= it < 1."""
+    if not 0.0 <= drop_hardest < 1.0:
+        raise OptionError(f"drop_hardest must be at least 0 and below 1 (got {drop_hardest})")
+    return round(drop_hardest * n)
+
+
+def too_few_candidates(k: int, candidates: int, drop_hardest: float) -> OptionError:
+    """The error of asking CCS for more rows than are left after dropping the hardest."""
+    return OptionError(
+        f"cannot select {k} examples: only {candidates} are left after dropping the hardest {drop_hardest:g} fraction"
+    )
 
 
 def _sample_strata(
@@ -300,21 +332,18 @@ def _sample_strata(
     labels: np.ndarray,
     strata: int,
     k: int,
-    rng: np.random.Generator,
+    seed: int,
     *,
     drop_hardest: float,
 ) -> np.ndarray:
     if isinstance(k, numbers.Integral) and not isinstance(k, bool) and k > candidates.size:
-        raise OptionError(
-            f"cannot select {k} examples: only {candidates.size} are left after dropping the hardest "
-            f"{drop_hardest:g} fraction"
-        )
+        raise too_few_candidates(k, candidates.size, drop_hardest)
     allocation = allocate_strata(np.bincount(labels, minlength=strata), k)
-    chosen = [
-        rng.choice(candidates[labels == stratum], size=int(take), replace=False)
-        for stratum, take in enumerate(allocation)
-        if take > 0
-    ]
+    chosen = []
+    for stratum, take in enumerate(allocation):
+        if take > 0:
+            members = candidates[labels == stratum]
+            chosen.append(members[np.argsort(row_draws(seed, members), kind="stable")[: int(take)]])
     if not chosen:
         return np.zeros(0, dtype=np.int64)
     return np.sort(np.concatenate(chosen)).astype(np.int64)

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from thresher.selection import strategies
-from thresher.selection.base import IMPORTANCE, Budget, Strategy, StrategyInputs
+from thresher.selection.base import IMPORTANCE, Budget, RankedStream, Strategy, StrategyInputs
 
 
 class Top(Strategy):
@@ -20,6 +20,9 @@ class Top(Strategy):
         assert budget is not None
         order = strategies.preference_order(self.name, inputs.need(IMPORTANCE, self.name))
         return budget.prefix_of(order, inputs.costs)
+
+    def streamed(self, budget: Budget | None) -> RankedStream:
+        return RankedStream(self.name)
 
 
 class Bottom(Top):

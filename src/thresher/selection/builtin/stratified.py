@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from thresher.selection import strategies
-from thresher.selection.base import IMPORTANCE, Budget, Strategy, StrategyInputs
+from thresher.selection.base import IMPORTANCE, Budget, Strategy, StrategyInputs, StratifiedStream
 
 
 class Stratified(Strategy):
@@ -36,4 +36,9 @@ class Stratified(Strategy):
             costs = inputs.need("costs", self.name)
             return strategies.select_stratified_within_budget(importance, costs, budget.tokens, seed, **options)
         assert budget.count is not None
-        return strategies.select_stratified(importance, budget.count, np.random.default_rng(seed), **options)
+        return strategies.select_stratified(importance, budget.count, seed, **options)
+
+    def streamed(self, budget: Budget | None) -> StratifiedStream | None:
+        if budget is None or budget.tokens is not None:
+            return None  # a token budget searches over sample sizes: in memory
+        return StratifiedStream(self.strata, self.drop_hardest)

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from thresher.selection import strategies
-from thresher.selection.base import IMPORTANCE, VALUES, Budget, Strategy, StrategyInputs
+from thresher.selection.base import IMPORTANCE, VALUES, Budget, RankedStream, Strategy, StrategyInputs
 
 
 class Threshold(Strategy):
@@ -36,3 +36,7 @@ class Threshold(Strategy):
         # Within the range, prefer the most important rows up to the count or the token budget.
         importance = inputs.need(IMPORTANCE, self.name)
         return budget.prefix_of(in_range[np.argsort(-importance[in_range], kind="stable")], inputs.costs)
+
+    def streamed(self, budget: Budget | None) -> RankedStream:
+        strategies.check_threshold_bounds(self.minimum, self.maximum)
+        return RankedStream("top", in_range=True, minimum=self.minimum, maximum=self.maximum)
