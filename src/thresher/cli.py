@@ -213,6 +213,12 @@ def embed(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a directory made from another input.")
     ] = False,
+    quiet: QuietOption = False,
+    shard_rows: Annotated[int, typer.Option("--shard-rows", help="Examples per shard (unit of resume).")] = 8192,
+    engine: Annotated[str, typer.Option("--engine", help="local | ray (pip install 'thresher\\[ray]')")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="ray: cluster, e.g. auto.")] = None,
+    num_gpus_per_worker: Annotated[float, typer.Option("--num-gpus-per-worker", help="ray: GPUs/actor.")] = 0.0,
+    workers: Annotated[int | None, typer.Option("--workers", help="ray: actors.")] = None,
 ) -> None:
     """Embed every example once into a score directory, for the embedding scorers (density, semdedup) to reuse."""
     with user_errors():
@@ -227,6 +233,12 @@ def embed(
             device=device,
             batch_size=batch_size,
             overwrite=overwrite,
+            shard_rows=shard_rows,
+            engine=engine,
+            address=address,
+            num_gpus_per_worker=num_gpus_per_worker,
+            workers=workers,
+            show_progress=not quiet,
         )
         note = "reused" if result.reused else f"computed in {result.seconds:.1f} s"
         stdout.print(f"{result.rows} embeddings of dimension {result.dimension} ({note}) → {result.path}")

@@ -9,8 +9,10 @@ import pytest
 
 from tests.conftest import SENTENCES, write_jsonl
 from thresher import api
+from thresher.engine.fit import fit_and_score
 from thresher.scorers.dedup import MinHashScorer, word_shingles
 from thresher.store import ScoreStore
+from thresher.types import RunContext
 
 ARTICLE = (
     "the river authority said on monday that water levels in the northern reservoirs had fallen below the "
@@ -54,13 +56,12 @@ def test_minhash_finds_planted_near_duplicates(tmp_path):
     assert fewer.kept == 4 and set(fewer.kept_rows) <= set(range(n - 3))
 
 
-def test_minhash_is_deterministic_and_respects_the_threshold():
+def test_minhash_is_deterministic_and_respects_the_threshold(tmp_path):
     def decide(threshold: float) -> list[float]:
         scorer = MinHashScorer(threshold=threshold, shingle=3)
-        scorer.setup(None)
         batch = pa.record_batch({"id": ["a", "b", "c"], "text": [ARTICLE, EDITED, OTHER]})
-        scorer.fit(lambda: iter([batch]))
-        return scorer.score_batch(batch)["minhash_keep"].tolist()
+        context = RunContext(cache_dir=tmp_path / f"cache-{threshold}-{len(list(tmp_path.iterdir()))}")
+        return fit_and_score(scorer, [batch], context)["minhash_keep"].tolist()
 
     assert decide(0.5) == [1.0, 0.0, 1.0] == decide(0.5)
     assert decide(0.9) == [1.0, 1.0, 1.0]

@@ -73,7 +73,7 @@ def test_a_later_call_reuses_the_cached_training(corpus_jsonl, tmp_path, tiny_em
 def test_dynamics_scorers_need_labels(corpus_jsonl, tmp_path, tiny_embedder_dir):
     with pytest.raises(OptionError, match="label"):
         thresher.score(corpus_jsonl, scorers=["aum"], out=tmp_path / "s", **options(tiny_embedder_dir))
-    assert all(SCORERS.get(name).needs_labels and SCORERS.get(name).requires_fit for name in DYNAMICS)
+    assert all(SCORERS.get(name).needs_labels and SCORERS.get(name).fit_rounds == 1 for name in DYNAMICS)
 
 
 def test_cli_scores_and_selects_balanced_by_class(corpus_jsonl, tmp_path, tiny_embedder_dir):
