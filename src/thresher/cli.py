@@ -36,6 +36,13 @@ InputArg = Annotated[
     Path | None,
     typer.Argument(help="JSONL (.gz/.zst), Parquet, CSV, or a saved Hugging Face dataset dir.", show_default=False),
 ]
+# score and embed also read inputs from object storage, so their input stays a string (a Path would fold s3://).
+_LOCATION_HELP = (
+    "JSONL (.gz/.zst), Parquet, CSV, or a saved Hugging Face dataset dir; a path or a URL (s3://, gs://, hdfs://, "
+    "file://)."
+)
+LocationArg = Annotated[str | None, typer.Argument(help=_LOCATION_HELP, show_default=False)]
+RequiredLocationArg = Annotated[str, typer.Argument(help=_LOCATION_HELP, show_default=False)]
 TextField = Annotated[str, typer.Option("--text-field", help="Field holding the text.")]
 IdField = Annotated[str | None, typer.Option("--id-field", help="Field holding a unique id (default: content hash).")]
 LabelField = Annotated[str | None, typer.Option("--label-field", help="Field holding a class label.")]
@@ -51,7 +58,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress on stder
 @app.command(context_settings={"max_content_width": 100})
 def score(
     ctx: typer.Context,
-    input: InputArg = None,
+    input: LocationArg = None,
     scorer: Annotated[
         str | None, typer.Option("--scorer", help="Scorer name(s), comma-separated (see `thresher scorers`).")
     ] = None,
@@ -203,7 +210,7 @@ def select(
 
 @app.command()
 def embed(
-    input: InputArg,
+    input: RequiredLocationArg,
     out: Annotated[Path, typer.Option("--out", help="Score directory to keep the embeddings in.")],
     embedder: Annotated[str, typer.Option("--embedder", help="Sentence-transformers id or dir.")] = "all-MiniLM-L6-v2",
     text_field: TextField = "text",
