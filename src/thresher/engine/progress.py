@@ -30,7 +30,7 @@ class ScoreProgress:
 
     def __init__(self, total_rows: int | None, scorer_names: Sequence[str], *, enabled: bool = True) -> None:
         self._counters = {name: _Counter() for name in scorer_names}
-        # Scorers show their own long work (a proxy training in `fit`) on the same display.
+        # Scorers show their own long work (a proxy training in `finalize`) on the same display.
         self.display = ProgressDisplay(enabled=enabled)
         self._tasks: dict[str, ProgressTask] = {
             name: self.display.task(name, total_rows, unit="examples") for name in scorer_names
