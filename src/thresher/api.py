@@ -15,7 +15,7 @@ from thresher.config import settings_record
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorers
-from thresher.errors import OptionError
+from thresher.errors import InputError, OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.build import build_scorers, parse_names
 from thresher.selection.base import Budget, Strategy
@@ -113,8 +113,9 @@ def score(
     store.bind_input(fingerprint, overwrite=overwrite)
     store.record_settings("score", run.settings)
     run_options: dict[str, Any] = {
-        # The row count of an earlier run saves a counting pass over the input.
-        "total_rows": (store.row_count() or dataset.num_rows()) if show_progress else None,
+        # The row count of an earlier run saves a counting pass over the input; the Ray engine learns it from its
+        # shard plan, so the driver never reads a whole input only to size a progress bar.
+        "total_rows": (store.row_count() or dataset.num_rows()) if show_progress and engine != "ray" else None,
         "shard_rows": shard_rows,
         "context": RunContext(
             seed=seed, input_path=str(input), cache_dir=cache_dir(store.root), input_digest=input_digest(fingerprint)
@@ -439,7 +440,8 @@ def embed(
 
             fit_only(dataset.iter_examples, [job], **options)
         cache = complete_cache(embeddings_root(store), identity, digest)
-        assert cache is not None
+        if cache is None:
+            raise InputError(input, "has no examples to embed")
     return EmbeddingResult(
         rows=cache.rows,
         dimension=cache.dimension,

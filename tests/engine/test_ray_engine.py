@@ -218,6 +218,7 @@ def test_content_ids_of_shards_read_in_parallel_are_the_sequential_ones(ray_clus
     assert max(seen.values()) > 2  # the test has texts repeated across shards
 
 
+@pytest.mark.slow  # the same readers' pieces are checked in one process by tests/data/test_shards.py
 def test_parquet_row_groups_and_hf_arrow_files_are_read_by_the_workers(ray_cluster, tmp_path):
     texts = texts_with_repeats(90, seed=2)
     parquet = tmp_path / "in.parquet"
@@ -286,6 +287,7 @@ def test_bad_input_read_by_workers_fails_as_the_sequential_reader_does(ray_clust
     assert local == on_ray and "retyped.jsonl:26: field 'label': label is a number (5)" in on_ray
 
 
+@pytest.mark.slow  # an actor loading sentence-transformers; the fitting pass it runs is the contract test's
 def test_embed_on_ray_writes_the_local_embeddings(ray_cluster, tmp_path, tiny_embedder_dir):
     from typer.testing import CliRunner
 

@@ -183,6 +183,8 @@ def _fit(
             for _, state in updating:
                 state.complete_with(rows)
         assert rows is not None
+        if rows == 0:
+            return  # nothing to fit and nothing to score
         for job in active:
             finalize_round(job, index, rows)
 

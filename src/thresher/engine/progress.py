@@ -45,6 +45,11 @@ class ScoreProgress:
     ) -> None:
         self.display.__exit__(kind, error, trace)
 
+    def set_total(self, rows: int) -> None:
+        """Every scorer's total, once it is known (the Ray engine learns it from its shard plan)."""
+        for task in self._tasks.values():
+            task.update(total=rows)
+
     def callback(self, scorer_name: str) -> ProgressCallback:
         """A callback a scorer calls with (examples, tokens) after each of its inner batches."""
 

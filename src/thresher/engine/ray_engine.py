@@ -24,6 +24,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -203,13 +204,13 @@ class _Pool:
         """Call `method(spec, source, *extra, rows)` for every shard, spread over the actors; `on_result` each result
         as it comes (in completion order). A scorer's error stops the run with that error."""
         spec_ref = self.ray.put(spec)
-        queue = list(shards)
+        queue = deque(shards)
         in_flight: dict[Any, Any] = {}  # object ref -> actor
         load = {id(actor): 0 for actor in self.actors}
         while queue or in_flight:
             for actor in self.actors:
                 while queue and load[id(actor)] < _IN_FLIGHT_PER_ACTOR:
-                    shard = queue.pop(0)
+                    shard = queue.popleft()
                     ref = getattr(actor, method).remote(spec_ref, shard.source, *extra, shard.rows_ref)
                     in_flight[ref] = actor
                     load[id(actor)] += 1
@@ -318,6 +319,7 @@ def run_scorers_on_ray(
         pool = _Pool(ray, dataset, str(store.root), _pool_size(ray, options, len(shards)), options)
         try:
             with ScoreProgress(total_rows, [scorer.name for scorer, _ in pending], enabled=show_progress) as progress:
+                progress.set_total(row_count)
                 fits = plan_fits([scorer for scorer, _ in pending], context, shard_rows=shard_rows)
                 jobs = {job.scorer.name: job for job in fits}
                 for scorer, run in pending:
@@ -384,6 +386,8 @@ def _run_scorer(
 def _fit_rounds(job: FitJob, pool: _Pool, spec: ScorerSpec, shards: list[_Shard], progress: ScoreProgress) -> None:
     """Every round the job still owes: updates on the pool's actors, folded and saved as they come, then finalize."""
     rows = sum(shard.source.rows for shard in shards)
+    if rows == 0:
+        return  # nothing to fit and nothing to score
     sizes = {shard.source.index: shard.source.rows for shard in shards}
     for index in job.pending_rounds():
         state = job.round(index)

@@ -56,6 +56,7 @@ class DealRecScorer(Scorer):
 
     needs_labels: ClassVar[bool] = True
     fit_rounds: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # its influence part's surrogate trains on shard-by-shard embeddings
     name = "dealrec"
     columns = (
         ScoreColumn("dealrec", Direction.HIGHER, "minmax(influence) + λ·minmax(effort) (DEALRec)"),

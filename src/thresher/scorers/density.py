@@ -65,6 +65,8 @@ class DensityScorer(Scorer):
         ),
     )
     fit_rounds = 1
+    # 2: embeddings computed shard by shard (other batches inside the embedder: float-level differences).
+    version = 2
 
     def __init__(
         self,

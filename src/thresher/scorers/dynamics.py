@@ -47,6 +47,8 @@ class DynamicsScorer(Scorer):
 
     needs_labels: ClassVar[bool] = True
     fit_rounds: ClassVar[int] = 1
+    # 2: the proxy trains on embeddings computed shard by shard (float-level differences), keyed by the input digest.
+    version: ClassVar[int] = 2
 
     def __init__(
         self,

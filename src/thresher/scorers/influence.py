@@ -57,6 +57,8 @@ class SurrogateScorer(Scorer):
 
     needs_labels: ClassVar[bool] = True
     fit_rounds: ClassVar[int] = 1
+    # 2: the surrogate trains on embeddings computed shard by shard (float-level differences).
+    version: ClassVar[int] = 2
 
     def __init__(
         self,
