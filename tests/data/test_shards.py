@@ -122,3 +122,13 @@ def test_errors_surface_at_the_first_bad_line_in_file_order(tmp_path):
     with pytest.raises(InputError) as parallel:
         plan_sources(dataset, 5, tmp_path / "work", piece_bytes=64)
     assert str(parallel.value) == str(sequential.value) and parallel.value.line == 13
+
+
+def test_a_subset_of_a_url_input_is_written_like_the_local_files(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"text": text, "n": row}) + "\n" for row, text in enumerate("abcdef")))
+    keep = np.array([True, False, True, True, False, False])
+    open_dataset(path).write_subset(keep, tmp_path / "local.jsonl")
+    open_dataset(path.as_uri()).write_subset(keep, tmp_path / "url.jsonl")
+    assert (tmp_path / "url.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert len((tmp_path / "url.jsonl").read_text().splitlines()) == 3

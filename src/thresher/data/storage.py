@@ -47,11 +47,6 @@ def join(location: Location, name: str) -> Location:
     return Path(location) / name
 
 
-def display(location: Location) -> str:
-    """How messages name a location."""
-    return str(location)
-
-
 def info(location: Location) -> pafs.FileInfo:
     fs, path = filesystem(location)
     return fs.get_file_info(path)

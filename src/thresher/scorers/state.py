@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -158,8 +157,3 @@ class IdsByRow:
 def ids_as_strings(batch: pa.RecordBatch) -> np.ndarray:
     """A batch's ids as a str array (integer ids as their decimal text), as dedup columns record them."""
     return np.asarray([str(value) for value in batch.column("id").to_pylist()], dtype=str)
-
-
-def describe(values: dict[str, Any]) -> dict[str, Any]:
-    """Plain-data copy of a provenance record (numpy scalars as Python numbers)."""
-    return {key: value.item() if isinstance(value, np.generic) else value for key, value in values.items()}
