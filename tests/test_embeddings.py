@@ -103,27 +103,31 @@ def test_an_interrupted_cache_write_leaves_no_cache_and_keeps_the_previous_one(
 ):
     import pyarrow as pa
 
+    import thresher.embeddings as embeddings
+
     def source(texts):
         return lambda: iter([pa.record_batch({"id": [f"id-{t}" for t in texts], "text": texts})])
 
     _, first = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[:3]))
     (previous,) = list_embedding_caches(tmp_path)
-    real_save = np.save
+    real_save = embeddings._save
 
-    def save_then_fail(path, array, *args, **kwargs):
-        real_save(path, array, *args, **kwargs)
-        if str(path).endswith("ids.npy"):
+    def save_then_fail(path, array):
+        if path.name.startswith("vectors-"):
             raise OSError(28, "No space left on device")
+        real_save(path, array)
 
-    monkeypatch.setattr("thresher.embeddings.np.save", save_then_fail)
+    monkeypatch.setattr(embeddings, "_save", save_then_fail)
     with pytest.raises(OSError, match="No space"):
         cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[3:7]))
-    # The old cache was made from other examples, so it is dropped; the new one never became visible, and no
-    # staging directory is left behind.
-    assert list_embedding_caches(tmp_path) == []
-    assert [path.name for path in (tmp_path / "embeddings").iterdir()] == []
+    # The new matrix never became a cache; the previous one still serves its own examples, and nothing
+    # half-written (a staging file) is left behind.
+    (still,) = list_embedding_caches(tmp_path)
+    assert still.meta == previous.meta
+    assert not [path for path in (tmp_path / "embeddings").rglob("*") if path.name.startswith(".")]
     monkeypatch.undo()
     ids, vectors = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[:3]))
-    (rebuilt,) = list_embedding_caches(tmp_path)
-    assert rebuilt.path == previous.path and list(ids) == [f"id-{t}" for t in SENTENCES[:3]]
     np.testing.assert_allclose(vectors, first, rtol=1e-5, atol=1e-6)
+    ids, vectors = cached_embeddings(tmp_path, str(tiny_embedder_dir), source(SENTENCES[3:7]))
+    (rebuilt,) = list_embedding_caches(tmp_path)
+    assert rebuilt.path == previous.path and rebuilt.rows == 4 and list(ids) == [f"id-{t}" for t in SENTENCES[3:7]]

@@ -15,7 +15,7 @@ from thresher.config import settings_record
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
 from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorers
-from thresher.errors import OptionError
+from thresher.errors import InputError, OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.build import build_scorers, parse_names
 from thresher.selection.base import IMPORTANCE, Budget, Strategy
@@ -116,16 +116,20 @@ def score(
     )
     if dry_run:
         return ScoringSummary(settings=run.settings)
-    fields = Fields(text=text_field, id=id_field, label=label_field)
+    fields = Fields(text=text_field, id=id_field, label=label_field, **_extra_fields(run.scorers))
     dataset = open_dataset(input, fields)
     store = ScoreStore(out)
-    store.bind_input(dataset.fingerprint(), overwrite=overwrite)
+    fingerprint = dataset.fingerprint()
+    store.bind_input(fingerprint, overwrite=overwrite)
     store.record_settings("score", run.settings)
     run_options: dict[str, Any] = {
-        # The row count of an earlier run saves a counting pass over the input.
-        "total_rows": (store.row_count() or dataset.num_rows()) if show_progress else None,
+        # The row count of an earlier run saves a counting pass over the input; the Ray engine learns it from its
+        # shard plan, so the driver never reads a whole input only to size a progress bar.
+        "total_rows": (store.row_count() or dataset.num_rows()) if show_progress and engine != "ray" else None,
         "shard_rows": shard_rows,
-        "context": RunContext(seed=seed, input_path=str(input), cache_dir=cache_dir(store.root)),
+        "context": RunContext(
+            seed=seed, input_path=str(input), cache_dir=cache_dir(store.root), input_digest=input_digest(fingerprint)
+        ),
         "overwrite": overwrite,
         "show_progress": show_progress,
     }
@@ -134,11 +138,47 @@ def score(
         from thresher.engine.ray_engine import RayOptions, run_scorers_on_ray
 
         ray_options = RayOptions(address=address, workers=workers, num_gpus_per_worker=num_gpus_per_worker)
-        summary = run_scorers_on_ray(dataset.iter_examples, run.scorers, store, options=ray_options, **run_options)
+        summary = run_scorers_on_ray(dataset, run.scorers, store, options=ray_options, **run_options)
     else:
         summary = run_scorers(dataset.iter_examples, run.scorers, store, **run_options)
     summary.settings = run.settings
     return summary
+
+
+def _extra_fields(scorers: Sequence[Scorer]) -> dict[str, str]:
+    """The prompt and response fields the scorers read (`Scorer.input_fields`), as `Fields` arguments."""
+    wanted: dict[str, str] = {}
+    for scorer in scorers:
+        for column, field_name in scorer.input_fields().items():
+            if wanted.get(column, field_name) != field_name:
+                raise OptionError(
+                    f"scorers read different {column} fields ({wanted[column]!r} and {field_name!r}); score them "
+                    "in separate runs"
+                )
+            wanted[column] = field_name
+    return wanted
+
+
+def input_digest(fingerprint: dict[str, Any]) -> str:
+    """A short digest of an input's bytes and fields: what keys everything cached from it (embeddings, fits)."""
+    from thresher.cache import cache_key
+
+    keys = ("format", "size_bytes", "blake2b", "fields")
+    return cache_key("input", {key: fingerprint.get(key) for key in keys})
+
+
+def _check_engine(
+    engine: str, address: str | None, num_gpus_per_worker: float, workers: int | None, shard_rows: int
+) -> None:
+    """Refuse an unknown engine, Ray options without the Ray engine, and a shard size below one row."""
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
+    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
+    if engine == "local" and any(value is not None for value in ray_flags.values()):
+        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
+        raise OptionError(f"{given} only apply with --engine ray")
+    if shard_rows < 1:
+        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
 
 
 @dataclass(frozen=True)
@@ -167,14 +207,7 @@ def _score_run(
     workers: int | None = None,
 ) -> ScoreRun:
     """Check a score call's options and build its scorers (nothing is read or written yet)."""
-    if engine not in ("local", "ray"):
-        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
-    ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
-    if engine == "local" and any(value is not None for value in ray_flags.values()):
-        given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
-        raise OptionError(f"{given} only apply with --engine ray")
-    if shard_rows < 1:
-        raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
+    _check_engine(engine, address, num_gpus_per_worker, workers, shard_rows)
     items = parse_names(scorers) if isinstance(scorers, str) else list(scorers)
     if not items:
         raise OptionError("no scorer given; use --scorer NAME[,NAME...] (see `thresher scorers`)")
@@ -440,25 +473,56 @@ def embed(
     device: str = "auto",
     batch_size: int = 64,
     overwrite: bool = False,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    engine: str = "local",
+    address: str | None = None,
+    num_gpus_per_worker: float = 0.0,
+    workers: int | None = None,
+    show_progress: bool = False,
 ) -> EmbeddingResult:
     """Embed every example of `input` into the score directory `out`, where embedding scorers reuse them.
 
-    The vectors (unit length, float32) go to `out/cache/embeddings/<embedder key>/`; a later
-    `score --scorer density --embedder <same>` on the same directory reads them instead of embedding again.
+    The vectors (unit length, float32) go to `out/cache/embeddings/<embedder key>/`, one file per shard; a later
+    `score --scorer density --embedder <same>` on the same directory reads them instead of embedding again. With
+    `engine="ray"` the shards are embedded on the cluster's workers (the engine options are `score`'s).
     """
-    from thresher.embeddings import EmbeddingCache, ensure_embeddings
+    import time
 
+    from thresher.embeddings import complete_cache, embedder_identity, embeddings_root
+    from thresher.scorers.embed import EmbeddingPass
+
+    _check_engine(engine, address, num_gpus_per_worker, workers, shard_rows)
     dataset = open_dataset(input, Fields(text=text_field, id=id_field))
     store = ScoreStore(out)
-    store.bind_input(dataset.fingerprint(), overwrite=overwrite)
-    cache, reused = ensure_embeddings(store, embedder, dataset.iter_examples, device=device, batch_size=batch_size)
-    assert isinstance(cache, EmbeddingCache)
+    fingerprint = dataset.fingerprint()
+    store.bind_input(fingerprint, overwrite=overwrite)
+    digest = input_digest(fingerprint)
+    identity = embedder_identity(embedder)
+    cache = complete_cache(embeddings_root(store), identity, digest)
+    reused = cache is not None
+    started = time.perf_counter()
+    if cache is None:
+        context = RunContext(input_path=str(input), cache_dir=cache_dir(store.root), input_digest=digest)
+        job = EmbeddingPass(embedder=embedder, device=device, batch_size=batch_size)
+        options: dict[str, Any] = {"shard_rows": shard_rows, "context": context, "show_progress": show_progress}
+        if engine == "ray":
+            from thresher.engine.ray_engine import RayOptions, fit_on_ray
+
+            ray_options = RayOptions(address=address, workers=workers, num_gpus_per_worker=num_gpus_per_worker)
+            fit_on_ray(dataset, [job], options=ray_options, **options)
+        else:
+            from thresher.engine.local import fit_only
+
+            fit_only(dataset.iter_examples, [job], **options)
+        cache = complete_cache(embeddings_root(store), identity, digest)
+        if cache is None:
+            raise InputError(input, "has no examples to embed")
     return EmbeddingResult(
         rows=cache.rows,
         dimension=cache.dimension,
         path=cache.path,
         reused=reused,
-        seconds=float(cache.meta.get("seconds", 0.0)),
+        seconds=0.0 if reused else time.perf_counter() - started,
     )
 
 

@@ -36,6 +36,13 @@ InputArg = Annotated[
     Path | None,
     typer.Argument(help="JSONL (.gz/.zst), Parquet, CSV, or a saved Hugging Face dataset dir.", show_default=False),
 ]
+# score and embed also read inputs from object storage, so their input stays a string (a Path would fold s3://).
+_LOCATION_HELP = (
+    "JSONL (.gz/.zst), Parquet, CSV, or a saved Hugging Face dataset dir; a path or a URL (s3://, gs://, hdfs://, "
+    "file://)."
+)
+LocationArg = Annotated[str | None, typer.Argument(help=_LOCATION_HELP, show_default=False)]
+RequiredLocationArg = Annotated[str, typer.Argument(help=_LOCATION_HELP, show_default=False)]
 TextField = Annotated[str, typer.Option("--text-field", help="Field holding the text.")]
 IdField = Annotated[str | None, typer.Option("--id-field", help="Field holding a unique id (default: content hash).")]
 LabelField = Annotated[str | None, typer.Option("--label-field", help="Field holding a class label.")]
@@ -51,7 +58,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress on stder
 @app.command(context_settings={"max_content_width": 100})
 def score(
     ctx: typer.Context,
-    input: InputArg = None,
+    input: LocationArg = None,
     scorer: Annotated[
         str | None, typer.Option("--scorer", help="Scorer name(s), comma-separated (see `thresher scorers`).")
     ] = None,
@@ -215,7 +222,7 @@ def select(
 
 @app.command()
 def embed(
-    input: InputArg,
+    input: RequiredLocationArg,
     out: Annotated[Path, typer.Option("--out", help="Score directory to keep the embeddings in.")],
     embedder: Annotated[str, typer.Option("--embedder", help="Sentence-transformers id or dir.")] = "all-MiniLM-L6-v2",
     text_field: TextField = "text",
@@ -225,6 +232,12 @@ def embed(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a directory made from another input.")
     ] = False,
+    quiet: QuietOption = False,
+    shard_rows: Annotated[int, typer.Option("--shard-rows", help="Examples per shard (unit of resume).")] = 8192,
+    engine: Annotated[str, typer.Option("--engine", help="local | ray (pip install 'thresher\\[ray]')")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="ray: cluster, e.g. auto.")] = None,
+    num_gpus_per_worker: Annotated[float, typer.Option("--num-gpus-per-worker", help="ray: GPUs/actor.")] = 0.0,
+    workers: Annotated[int | None, typer.Option("--workers", help="ray: actors.")] = None,
 ) -> None:
     """Embed every example once into a score directory, for the embedding scorers (density, semdedup) to reuse."""
     with user_errors():
@@ -239,6 +252,12 @@ def embed(
             device=device,
             batch_size=batch_size,
             overwrite=overwrite,
+            shard_rows=shard_rows,
+            engine=engine,
+            address=address,
+            num_gpus_per_worker=num_gpus_per_worker,
+            workers=workers,
+            show_progress=not quiet,
         )
         note = "reused" if result.reused else f"computed in {result.seconds:.1f} s"
         stdout.print(f"{result.rows} embeddings of dimension {result.dimension} ({note}) → {result.path}")

@@ -22,6 +22,7 @@ class InputError(ThresherError):
         field: str | None = None,
     ) -> None:
         self.path = str(path)
+        self.message = message
         self.line = line
         self.row = row
         self.field = field
@@ -33,6 +34,14 @@ class InputError(ThresherError):
         if field is not None:
             where += f": field '{field}'"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Errors travel between processes (a Ray worker's read to the driver): rebuild from the parts.
+        return (_input_error, (self.path, self.message, self.line, self.row, self.field))
+
+
+def _input_error(path: str, message: str, line: int | None, row: int | None, field: str | None) -> InputError:
+    return InputError(path, message, line=line, row=row, field=field)
 
 
 class OptionError(ThresherError):

@@ -1,7 +1,7 @@
 """Progress of long work on stderr: live rich bars on a terminal, plain timestamped lines in a log.
 
 Every long command reports through one `ProgressDisplay`: `thresher score` (one task per scorer, and the proxy or
-surrogate training inside a scorer's `fit`), `thresher train-ref` (one task per fold) and `thresher eval` (the
+surrogate training inside a scorer's `finalize`), `thresher train-ref` (one task per fold) and `thresher eval` (the
 training runs). On a terminal the display draws rich bars. When stderr is a file or a pipe (a log, CI), rich's live
 display would print nothing until the end, so the display writes a plain line instead: when a task appears, at
 its milestones, at most every `log_every` seconds while it moves, and when it ends. A disabled display (`--quiet`)

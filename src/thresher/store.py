@@ -416,27 +416,15 @@ class ScorerRun:
         tokens: int = 0,
     ) -> None:
         """Write shard `index` (ids + score arrays) atomically, then record it and its cost in the manifest."""
-        expected = set(self.entry["columns"])
-        if set(scores) != expected:
-            raise RuntimeError(
-                f"scorer '{self.scorer_name}' returned columns {sorted(scores)}, declared {sorted(expected)}"
-            )
-        for name, values in scores.items():
-            if len(values) != len(ids):
-                raise RuntimeError(
-                    f"scorer '{self.scorer_name}' returned {len(values)} values for column '{name}', "
-                    f"expected {len(ids)}"
-                )
-        table = pa.table({"id": ids, **{name: scores[name] for name in self.entry["columns"]}})
-        relative = f"{self.scorer_name}/part-{index:05d}.parquet"
-        path = self.store.root / relative
-        try:
-            with staged_file(path, suffix=STAGING_SUFFIX) as staging:
-                pq.write_table(table, staging)
-        except OSError as error:
-            raise StoreError(f"{path}: cannot write the shard ({error.strerror or error})") from None
+        relative = write_shard_file(self.store.root, self.scorer_name, list(self.entry["columns"]), index, ids, scores)
+        self.record_shard(index, row_start, len(ids), relative, seconds=seconds, tokens=tokens)
+
+    def record_shard(
+        self, index: int, row_start: int, rows: int, relative: str, *, seconds: float = 0.0, tokens: int = 0
+    ) -> None:
+        """Record a shard file already written (by `write_shard_file`, perhaps on a worker) in the manifest."""
         shards = [shard for shard in self.entry["shards"] if shard["index"] != index]
-        shards.append({"index": index, "file": relative, "row_start": row_start, "rows": len(ids)})
+        shards.append({"index": index, "file": relative, "row_start": row_start, "rows": rows})
         self.entry["shards"] = sorted(shards, key=lambda shard: shard["index"])
         self.entry["seconds"] = round(self.entry.get("seconds", 0.0) + seconds, 3)
         self.entry["tokens"] = self.entry.get("tokens", 0) + tokens
@@ -459,3 +447,35 @@ class ScorerRun:
                 entry["tokens_per_second"] = round(entry["tokens"] / entry["seconds"], 2)
         self.store.manifest["row_count"] = row_count
         self.store._save_manifest()
+
+
+def write_shard_file(
+    root: Path,
+    scorer_name: str,
+    columns: Sequence[str],
+    index: int,
+    ids: pa.Array | pa.ChunkedArray,
+    scores: dict[str, np.ndarray],
+) -> str:
+    """Write one scored shard's Parquet file atomically (`thresher.atomic`); give its path relative to `root`.
+
+    What a worker calls on the score directory every node mounts; the driver then records the shard
+    (`ScorerRun.record_shard`). Raises RuntimeError when the scores do not match the declared columns.
+    """
+    if set(scores) != set(columns):
+        raise RuntimeError(f"scorer '{scorer_name}' returned columns {sorted(scores)}, declared {sorted(columns)}")
+    for name, values in scores.items():
+        if len(values) != len(ids):
+            raise RuntimeError(
+                f"scorer '{scorer_name}' returned {len(values)} values for column '{name}', expected {len(ids)}"
+            )
+    table = pa.table({"id": ids, **{name: scores[name] for name in columns}})
+    relative = f"{scorer_name}/part-{index:05d}.parquet"
+    path = Path(root) / relative
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with staged_file(path, suffix=STAGING_SUFFIX) as staging:
+            pq.write_table(table, staging)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot write the shard ({error.strerror or error})") from None
+    return relative

@@ -76,8 +76,18 @@ class RunContext:
     `cache_dir` is a directory, shared by the scorers of one score directory, where a scorer may keep
     expensive intermediate results (embeddings, training records, sketches) keyed by its own parameters, so
     that a resumed run or another scorer of the same family can reuse them.
+
+    Set-level scorers (`Scorer.fit_rounds > 0`) also get `state_dir`, their own directory under the cache for the
+    fitting pass (shard-named partial files, the finalized state), the same path on every worker; `rows`, the
+    number of examples in the whole input; `shard_rows`, the rows per shard (shard `i` covers input rows
+    `[i * shard_rows, (i + 1) * shard_rows)`); and `input_digest`, a short digest of the input's bytes and fields
+    that keys what is cached from it.
     """
 
     seed: int = 0
     input_path: str | None = None
     cache_dir: Path | None = None
+    state_dir: Path | None = None
+    rows: int | None = None
+    shard_rows: int | None = None
+    input_digest: str | None = None

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -5,7 +7,7 @@ import pytest
 from thresher.engine.local import rechunk, run_scorers
 from thresher.scorers.base import Scorer
 from thresher.store import ScoreStore
-from thresher.types import Direction, ScoreColumn
+from thresher.types import Direction, RunContext, ScoreColumn
 
 
 class LengthScorer(Scorer):
@@ -73,31 +75,110 @@ def test_interrupted_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
 
 
 class RankScorer(Scorer):
-    """A multi-pass scorer: each example's rank among all texts, known only after seeing them all."""
+    """A set-level scorer: each example's rank among all texts, known only after seeing them all.
+
+    Its partial state is the sorted texts of a shard (fine for a test's few rows), merged by merging the lists; it
+    counts its calls so tests can see which shards a resumed fitting pass updates.
+    """
 
     name = "rank"
     columns = (ScoreColumn("rank", Direction.HIGHER, "rank of the text among all texts"),)
-    requires_fit = True
+    fit_rounds = 1
 
-    def __init__(self) -> None:
-        self.fits = 0
+    def __init__(self, *, fail_on_row: int = -1) -> None:
+        self.fail_on_row = fail_on_row
+        self.updated: list[int] = []
+        self.finalized = 0
 
-    def fit(self, examples):
-        self.fits += 1
-        texts = [text for batch in examples() for text in batch.column("text").to_pylist()]
-        assert all("row" not in batch.column_names for batch in examples())
-        self.rank_ = {text: rank for rank, text in enumerate(sorted(texts))}
+    def get_params(self):
+        return {}
+
+    def setup(self, context):
+        self.context = context
+
+    def update(self, batch, round):
+        rows = batch.column("row").to_pylist()
+        if self.fail_on_row in rows:
+            raise RuntimeError("simulated crash")
+        self.updated.append(rows[0])
+        return sorted(batch.column("text").to_pylist())
+
+    def merge(self, partial, other):
+        return sorted(partial + other)
+
+    def finalize(self, merged, round, context):
+        self.finalized += 1
+        (context.state_dir / "ranks.json").write_text(json.dumps({text: rank for rank, text in enumerate(merged)}))
+        return {"texts": len(merged)}
 
     def score_batch(self, batch):
-        return {"rank": np.array([self.rank_[text] for text in batch.column("text").to_pylist()], dtype=float)}
+        ranks = json.loads((self.context.state_dir / "ranks.json").read_text())
+        return {"rank": np.array([ranks[text] for text in batch.column("text").to_pylist()], dtype=float)}
 
 
-def test_multi_pass_scorer_is_fitted_once_on_every_example_and_not_when_done(tmp_path):
+def context_in(path):
+    return RunContext(cache_dir=path / "cache", input_digest="test-input")
+
+
+def test_set_level_scorer_is_fitted_once_on_every_example_and_not_when_done(tmp_path):
     scorer = RankScorer()
-    run_scorers(lambda: examples(30), [scorer], bound_store(tmp_path), shard_rows=8, show_progress=False)
-    assert scorer.fits == 1
-    ranks = ScoreStore.open(tmp_path).read_columns(["rank"]).column("rank").to_pylist()
-    assert sorted(ranks) == list(range(30)) and ranks[0] == 0.0  # "text 0" sorts first
+    run_scorers(
+        lambda: examples(30),
+        [scorer],
+        bound_store(tmp_path),
+        shard_rows=8,
+        show_progress=False,
+        context=context_in(tmp_path),
+    )
+    assert scorer.updated == [0, 8, 16, 24] and scorer.finalized == 1
+    store = ScoreStore.open(tmp_path)
+    ranks = store.read_columns(["rank"]).column("rank").to_pylist()
+    # "text 0" < "text 1" < "text 10" < ... in string order: an independent sort of the same texts.
+    expected = {text: rank for rank, text in enumerate(sorted(f"text {i}" for i in range(30)))}
+    assert ranks == [expected[f"text {i}"] for i in range(30)]
+    assert store.manifest["scorers"]["rank"]["provenance"]["texts"] == 30
     again = RankScorer()
-    run_scorers(lambda: examples(30), [again], bound_store(tmp_path), shard_rows=8, show_progress=False)
-    assert again.fits == 0
+    run_scorers(
+        lambda: examples(30),
+        [again],
+        bound_store(tmp_path),
+        shard_rows=8,
+        show_progress=False,
+        context=context_in(tmp_path),
+    )
+    assert again.updated == [] and again.finalized == 0
+
+
+def test_a_killed_fitting_pass_resumes_without_updating_the_shards_it_had_updated(tmp_path):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_scorers(
+            lambda: examples(50),
+            [RankScorer(fail_on_row=30)],
+            bound_store(tmp_path / "a"),
+            shard_rows=10,
+            show_progress=False,
+            context=context_in(tmp_path / "a"),
+        )
+    resumed = RankScorer()
+    summary = run_scorers(
+        lambda: examples(50),
+        [resumed],
+        bound_store(tmp_path / "a"),
+        shard_rows=10,
+        show_progress=False,
+        context=context_in(tmp_path / "a"),
+    )
+    # Shards 0-2 were updated before the crash: only shards 3 and 4 are updated again, then it finalizes once.
+    assert resumed.updated == [30, 40] and resumed.finalized == 1 and summary.shards_computed == {"rank": 5}
+    fresh = RankScorer()
+    run_scorers(
+        lambda: examples(50),
+        [fresh],
+        bound_store(tmp_path / "b"),
+        shard_rows=10,
+        show_progress=False,
+        context=context_in(tmp_path / "b"),
+    )
+    assert fresh.updated == [0, 10, 20, 30, 40]
+    first = ScoreStore.open(tmp_path / "a").read_columns(["rank"])
+    assert first.equals(ScoreStore.open(tmp_path / "b").read_columns(["rank"]))

@@ -10,6 +10,7 @@ import pytest
 import thresher
 from tests.conftest import SENTENCES, write_jsonl
 from thresher.components import Chosen, build, describe_params, resolve_params
+from thresher.engine.fit import fit_and_score
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.registry import SCORERS
 from thresher.store import ScoreStore
@@ -40,8 +41,6 @@ UNSEEDED = {"ask-llm", "compression", "fasttext", "likelihood", "student-head"}
 # The dedup scorers' outputs are decisions, which a seed flips only for pairs near the threshold or a cluster
 # boundary; a few other seeds are tried, and one of them must change the scores.
 OTHER_SEEDS = (1, 2, 3, 4)
-# Scorers the Ray engine runs (it refuses multi-pass ones).
-RAY_SCORERS = [name for name in SCORERS.names() if not SCORERS.get(name).requires_fit]
 # Scorers whose `model` is a `thresher distill` model directory, not a causal LM: the fixture's student of that kind.
 STUDENT_MODELS = {"fasttext": "fasttext_model", "student-head": "head_model"}
 
@@ -78,33 +77,33 @@ def make_scorer(name: str, options: dict) -> Scorer:
 
 
 def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
-    """A batch whose ids follow the rows, so a slice of the input keeps its examples' ids."""
+    """A batch whose ids follow the rows, so a slice of the input keeps its examples' ids and positions."""
+    rows = pa.array(range(first, first + len(texts)), pa.int64())
     ids = [f"id-{first + i}" for i in range(len(texts))]
     # Every batch carries labels, as when the run has a --label-field; scorers that need none ignore them.
     labels = [f"class-{(first + i) % 2}" for i in range(len(texts))]
-    return pa.record_batch({"id": ids, "text": texts, "label": labels})
+    return pa.record_batch({"row": rows, "id": ids, "text": texts, "label": labels})
 
 
-def score_with_a_new_scorer(name: str, options: dict, seed: int) -> tuple[dict, dict]:
-    """Scores of all of `TEXTS`, then of rows 3 to 8 alone, from one newly built scorer (fitted on `TEXTS`)."""
+def score_with_a_new_scorer(name: str, options: dict, seed: int, cache: Path) -> tuple[dict, dict]:
+    """Scores of all of `TEXTS`, then of rows 3 to 8 alone, from one newly built scorer (fitted on `TEXTS` in two
+    shards, when set-level) with a cache directory of its own."""
     scorer = make_scorer(name, {**options, "seed": seed})
-    scorer.setup(RunContext(seed=seed))
-    if scorer.requires_fit:
-        scorer.fit(lambda: iter([batch_of(TEXTS[:5]), batch_of(TEXTS[5:], first=5)]))
-    whole = scorer.score_batch(batch_of(TEXTS))
+    whole = fit_and_score(scorer, [batch_of(TEXTS)], RunContext(seed=seed, cache_dir=cache), shard_rows=5)
     part = scorer.score_batch(batch_of(TEXTS[3:9], first=3))
     scorer.teardown()
     return whole, part
 
 
 @pytest.fixture(scope="module")
-def fresh_scores(contract_options):
+def fresh_scores(contract_options, tmp_path_factory):
     """`fresh_scores(name, seed, instance)`: `score_with_a_new_scorer`, run once per (name, seed, instance)."""
     runs: dict[tuple[str, int, int], tuple[dict, dict]] = {}
 
     def scores(name: str, seed: int, instance: int = 0) -> tuple[dict, dict]:
         if (name, seed, instance) not in runs:
-            runs[name, seed, instance] = score_with_a_new_scorer(name, contract_options, seed)
+            cache = tmp_path_factory.mktemp(f"contract-{name}-{seed}-{instance}")
+            runs[name, seed, instance] = score_with_a_new_scorer(name, contract_options, seed, cache)
         return runs[name, seed, instance]
 
     return scores
@@ -173,39 +172,70 @@ def test_two_fresh_scorers_with_one_seed_agree_and_another_seed_changes_only_see
 
 # ------------------------------------------------------------------------------------ the Ray engine
 
+# One scorer per family runs on Ray in the default suite; the rest are `slow` (each scorer's actor pool costs a few
+# seconds to start, mostly importing torch).
+RAY_DEFAULT = [
+    "compression", "likelihood", "density", "minhash", "semdedup", "el2n", "influence", "effort", "dealrec", "fasttext"
+]
+RAY_SLOW = [name for name in SCORERS.names() if name not in RAY_DEFAULT]
+
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A two-CPU local Ray cluster for this module's Ray test, shut down after it."""
+    """A two-CPU local Ray cluster for this module's Ray tests, shut down after them."""
     ray = pytest.importorskip("ray", reason="the Ray engine needs `pip install 'thresher[ray]'`")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
 
 
-def score_columns(score_dir: Path) -> pa.Table:
+def score_columns(score_dir: Path, names: list[str]) -> pa.Table:
     store = ScoreStore.open(score_dir)
-    columns = [column.name for name in RAY_SCORERS for column in SCORERS.get(name).columns]
+    columns = [column.name for name in names for column in SCORERS.get(name).columns]
     return store.read_columns(columns)
 
 
-def test_the_ray_engine_gives_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
-    assert RAY_SCORERS, "no registered scorer runs on Ray"
-    path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in TEXTS])
-    options = {key: contract_options[key] for key in ("dtype", "device")}
-    params = {key: contract_options[key] for key in ("model", "prompt_file", "max_tokens")}
-    # A targeted model beats the bare one: each student scorer gets its model directory.
-    params.update({f"{name}.model": contract_options[key] for name, key in STUDENT_MODELS.items()})
-    common = {"scorers": RAY_SCORERS, "shard_rows": 6, "params": params, **options}  # three shards, the last short
-    thresher.score(path, out=tmp_path / "local", **common)
-    thresher.score(path, out=tmp_path / "ray", engine="ray", workers=1, **common)
-    local, on_ray = score_columns(tmp_path / "local"), score_columns(tmp_path / "ray")
+def assert_same_scores(local: pa.Table, on_ray: pa.Table, names: list[str]) -> None:
+    """Exactly the same ids, counts, flags and ids of other examples; floats within 1e-6."""
     assert on_ray.column("id").equals(local.column("id")) and on_ray.num_rows == len(TEXTS)
-    for name in RAY_SCORERS:
+    for name in names:
         for column in SCORERS.get(name).columns:
             expected, actual = local.column(column.name), on_ray.column(column.name)
             assert actual.type == expected.type, column.name
-            if column.dtype == "float64":
+            if column.dtype == "float64" and column.kind is ColumnKind.SCORE and column.name != "n_tokens":
                 np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-6, atol=1e-6)
             else:  # counts, flags and ids: exactly
                 assert actual.equals(expected), column.name
+
+
+def local_and_ray_scores(names: list[str], options: dict, tmp_path: Path) -> tuple[pa.Table, pa.Table]:
+    """The same labelled input scored by both engines, in three shards (the last short) on two Ray workers."""
+    records = [{"text": text, "label": f"class-{row % 2}"} for row, text in enumerate(TEXTS)]
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    shared = {key: options[key] for key in ("model", "dtype", "device", "embedder")}
+    taken = {row.name.split(".")[-1] for name in names for row in describe_params(SCORERS.get(name))}
+    params = {key: value for key, value in options.items() if key not in shared and key in taken}
+    # A targeted model beats the bare one: each student scorer gets its model directory.
+    params.update({f"{name}.model": options[key] for name, key in STUDENT_MODELS.items() if name in names})
+    common = {"scorers": names, "shard_rows": 6, "params": params, "label_field": "label", **shared}
+    thresher.score(path, out=tmp_path / "local", **common)
+    thresher.score(path, out=tmp_path / "ray", engine="ray", workers=2, **common)
+    return score_columns(tmp_path / "local", names), score_columns(tmp_path / "ray", names)
+
+
+def test_every_scorer_family_on_ray_gives_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
+    local, on_ray = local_and_ray_scores(RAY_DEFAULT, contract_options, tmp_path)
+    assert_same_scores(local, on_ray, RAY_DEFAULT)
+    # The set-level scorers found something to decide: duplicates kept apart from originals, densities that vary.
+    assert 0 < on_ray.column("minhash_keep").to_numpy().sum() < len(TEXTS)
+    assert len(set(on_ray.column("density").to_pylist())) > 1
+
+
+@pytest.mark.slow
+def test_the_other_scorers_on_ray_give_the_local_engines_scores(ray_cluster, contract_options, tmp_path):
+    local, on_ray = local_and_ray_scores(RAY_SLOW, contract_options, tmp_path)
+    assert_same_scores(local, on_ray, RAY_SLOW)
+
+
+def test_every_registered_scorer_is_compared_on_ray():
+    assert sorted(RAY_DEFAULT + RAY_SLOW) == sorted(SCORERS.names()) and not set(RAY_DEFAULT) & set(RAY_SLOW)

@@ -9,8 +9,10 @@ import pytest
 
 from tests.conftest import SENTENCES, write_jsonl
 from thresher import api
-from thresher.scorers.dedup import MinHashScorer, word_shingles
+from thresher.engine.fit import fit_and_score
+from thresher.scorers.dedup import MinHashScorer, SemDedupScorer, word_shingles
 from thresher.store import ScoreStore
+from thresher.types import RunContext
 
 ARTICLE = (
     "the river authority said on monday that water levels in the northern reservoirs had fallen below the "
@@ -54,13 +56,12 @@ def test_minhash_finds_planted_near_duplicates(tmp_path):
     assert fewer.kept == 4 and set(fewer.kept_rows) <= set(range(n - 3))
 
 
-def test_minhash_is_deterministic_and_respects_the_threshold():
+def test_minhash_is_deterministic_and_respects_the_threshold(tmp_path):
     def decide(threshold: float) -> list[float]:
         scorer = MinHashScorer(threshold=threshold, shingle=3)
-        scorer.setup(None)
         batch = pa.record_batch({"id": ["a", "b", "c"], "text": [ARTICLE, EDITED, OTHER]})
-        scorer.fit(lambda: iter([batch]))
-        return scorer.score_batch(batch)["minhash_keep"].tolist()
+        context = RunContext(cache_dir=tmp_path / f"cache-{threshold}-{len(list(tmp_path.iterdir()))}")
+        return fit_and_score(scorer, [batch], context)["minhash_keep"].tolist()
 
     assert decide(0.5) == [1.0, 0.0, 1.0] == decide(0.5)
     assert decide(0.9) == [1.0, 1.0, 1.0]
@@ -214,3 +215,91 @@ def test_cli_options_reach_the_strategies(tmp_path):
         app, ["score", str(path), "--scorer", "compression", "--out", str(tmp_path / "c"), "-p", "eps=0.1"]
     )
     assert refused.exit_code == 2 and "-p eps=0.1: none of the chosen components (compression)" in refused.output
+
+
+def test_minhash_groups_do_not_depend_on_the_shard_layout_and_chains_join(tmp_path):
+    # EDITED is close to ARTICLE; a second edit is close to EDITED but further from ARTICLE: with connected
+    # components the three are one group, represented by the first occurrence, whatever the shards.
+    further = EDITED.replace("reservoirs", "lakes").replace("garden watering", "car washing")
+    texts = [OTHER, ARTICLE, *SENTENCES, EDITED, further, OTHER.upper()]
+    batch = pa.record_batch({"id": [f"doc{i}" for i in range(len(texts))], "text": texts})
+    results = []
+    for shard_rows in (1, 4, len(texts)):
+        context = RunContext(cache_dir=tmp_path / f"cache-{shard_rows}")
+        scores = fit_and_score(MinHashScorer(threshold=0.5, shingle=3), [batch], context, shard_rows=shard_rows)
+        results.append(scores["minhash_duplicate_of"].tolist())
+    assert results[0] == results[1] == results[2]
+    assert results[0][-3:] == ["doc1", "doc1", "doc0"] and results[0][:2] == ["doc0", "doc1"]
+    # Independently: the further edit alone is not a near-duplicate of ARTICLE at this threshold.
+    from datasketch import MinHash
+
+    def signature(text):
+        minhash = MinHash(num_perm=128, seed=0)
+        minhash.update_batch(word_shingles(text, 3))
+        return minhash
+
+    assert signature(further).jaccard(signature(ARTICLE)) < 0.5 <= signature(further).jaccard(signature(EDITED))
+
+
+def test_a_killed_minhash_fitting_pass_resumes_with_the_shards_not_yet_hashed(tmp_path, monkeypatch):
+    texts = [ARTICLE, OTHER, *SENTENCES, EDITED, ARTICLE, OTHER.upper()] * 2
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": text} for text in texts])
+    options = {"scorers": ["minhash"], "params": {"threshold": 0.5, "shingle": 3}, "shard_rows": 4}
+    updated: list[int] = []
+    real_update = MinHashScorer.update
+
+    def update(self, batch, round):
+        row = batch.column("row")[0].as_py()
+        if row == 12 and not updated.count("crashed"):
+            updated.append("crashed")
+            raise KeyboardInterrupt  # what the process sees when it is interrupted mid-pass
+        updated.append(row)
+        return real_update(self, batch, round)
+
+    monkeypatch.setattr(MinHashScorer, "update", update)
+    with pytest.raises(KeyboardInterrupt):
+        api.score(path, out=tmp_path / "scores", **options)
+    assert updated == [0, 4, 8, "crashed"]
+    api.score(path, out=tmp_path / "scores", **options)
+    # Shards 0-2 were hashed before the crash: the rerun hashes only the others.
+    assert updated[4:] == [12, 16, 20, 24]
+    monkeypatch.undo()
+    api.score(path, out=tmp_path / "fresh", **options)
+    columns = ["minhash_keep", "minhash_duplicate_of"]
+    resumed = ScoreStore.open(tmp_path / "scores").read_columns(columns)
+    assert resumed.equals(ScoreStore.open(tmp_path / "fresh").read_columns(columns))
+
+
+def test_semdedup_fits_kmeans_on_the_seeded_sample_only(tmp_path, tiny_embedder_dir):
+    """With `sample` below the row count, the result is the one an independent k-means on exactly the rows
+    `default_rng(seed).choice(n, sample, replace=False)` gives, followed by the paper's greedy dedup."""
+    from sentence_transformers import SentenceTransformer
+    from sklearn.cluster import KMeans
+
+    texts = [*SENTENCES, SENTENCES[0], SENTENCES[2].replace("the lazy", "a lazy"), "the cat sat on a mat"] * 2
+    batch = pa.record_batch({"id": [f"r{i}" for i in range(len(texts))], "text": texts})
+    eps, clusters, sample, seed = 0.03, 3, 9, 4
+    scorer = SemDedupScorer(
+        embedder=str(tiny_embedder_dir), device="cpu", eps=eps, clusters=clusters, sample=sample, seed=seed
+    )
+    scores = fit_and_score(scorer, [batch], RunContext(cache_dir=tmp_path / "cache"), shard_rows=5)
+
+    vectors = SentenceTransformer(str(tiny_embedder_dir), device="cpu").encode(
+        texts, convert_to_numpy=True, normalize_embeddings=True
+    )
+    rows = np.sort(np.random.default_rng(seed).choice(len(texts), size=sample, replace=False))
+    model = KMeans(n_clusters=clusters, random_state=seed, n_init=1).fit(vectors[rows])
+    labels = model.predict(vectors)
+    unit = model.cluster_centers_ / np.linalg.norm(model.cluster_centers_, axis=1, keepdims=True)
+    keep = np.ones(len(texts), dtype=bool)
+    for cluster in range(clusters):
+        members = np.flatnonzero(labels == cluster)
+        distance = 1 - vectors[members] @ unit[cluster]
+        kept: list[int] = []
+        for row in members[np.lexsort((members, -distance))]:
+            if kept and (vectors[kept] @ vectors[row]).max() > 1 - eps:
+                keep[row] = False
+            else:
+                kept.append(row)
+    np.testing.assert_array_equal(scores["semdedup_keep"], keep.astype(float))
+    assert 0 < keep.sum() < len(texts)

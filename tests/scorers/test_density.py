@@ -7,6 +7,8 @@ import pyarrow as pa
 from scipy.stats import spearmanr
 
 from tests.conftest import HARBOUR, MARKETS, OUTLIER
+from thresher.engine.fit import fit_and_score
+from thresher.ops.race import RaceSketch, make_lsh
 from thresher.scorers.base import RunContext
 from thresher.scorers.density import DensityScorer
 
@@ -16,21 +18,13 @@ TEXTS = [*HARBOUR, *MARKETS, OUTLIER]
 HASH_BITS = 4
 
 
-def batches(texts: list[str]):
-    ids = [f"id-{i}" for i in range(len(texts))]
-    return lambda: iter(
-        [pa.record_batch({"id": ids[:5], "text": texts[:5]}), pa.record_batch({"id": ids[5:], "text": texts[5:]})]
-    )
-
-
-def score(tiny_embedder_dir, tmp_path, **options) -> np.ndarray:
+def score(tiny_embedder_dir, tmp_path, shard_rows: int = 5, **options) -> np.ndarray:
+    """Densities of `TEXTS` from a scorer fitted in shards of `shard_rows` (each shard its own sketch, summed)."""
     scorer = DensityScorer(embedder=str(tiny_embedder_dir), device="cpu", **options)
-    scorer.setup(RunContext(cache_dir=tmp_path / "cache"))
-    scorer.fit(batches(TEXTS))
     ids = [f"id-{i}" for i in range(len(TEXTS))]
-    values = scorer.score_batch(pa.record_batch({"id": ids, "text": TEXTS}))["density"]
-    assert scorer.provenance()["points"] == len(TEXTS)
-    return values
+    batch = pa.record_batch({"id": ids, "text": TEXTS})
+    cache = tmp_path / f"cache-{len(list(tmp_path.iterdir()))}"
+    return fit_and_score(scorer, [batch], RunContext(cache_dir=cache), shard_rows=shard_rows)["density"]
 
 
 def brute_force_angular_density(tiny_embedder_dir, hash_bits: int) -> np.ndarray:
@@ -59,3 +53,20 @@ def test_race_estimate_tracks_the_exact_kernel_sum_and_the_outlier_is_rarest(tin
 def test_l2_kernel_runs(tiny_embedder_dir, tmp_path):
     values = score(tiny_embedder_dir, tmp_path, kernel="l2", rows=500, bandwidth=0.5, buckets=1024)
     assert np.argmin(values) == len(TEXTS) - 1
+
+
+def test_the_summed_shard_sketches_are_the_sketch_of_all_examples(tiny_embedder_dir, tmp_path):
+    # Shards of 3, of 5 and one shard of everything: the merged sketch, hence every density, is the same, and it is
+    # the one a single RaceSketch built here from all the embeddings gives.
+    by_shards = [score(tiny_embedder_dir, tmp_path, shard_rows=rows, rows=300, hash_bits=HASH_BITS) for rows in (3, 5)]
+    whole = score(tiny_embedder_dir, tmp_path, shard_rows=len(TEXTS), rows=300, hash_bits=HASH_BITS)
+    np.testing.assert_array_equal(by_shards[0], whole)
+    np.testing.assert_array_equal(by_shards[1], whole)
+    from sentence_transformers import SentenceTransformer
+
+    vectors = SentenceTransformer(str(tiny_embedder_dir), device="cpu").encode(
+        TEXTS, convert_to_numpy=True, normalize_embeddings=True
+    )
+    sketch = RaceSketch(make_lsh(vectors.shape[1], rows=300, hash_bits=HASH_BITS, seed=0))
+    sketch.add(vectors)
+    np.testing.assert_array_equal(whole, sketch.query(vectors))

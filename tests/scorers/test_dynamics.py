@@ -73,7 +73,7 @@ def test_a_later_call_reuses_the_cached_training(corpus_jsonl, tmp_path, tiny_em
 def test_dynamics_scorers_need_labels(corpus_jsonl, tmp_path, tiny_embedder_dir):
     with pytest.raises(OptionError, match="label"):
         thresher.score(corpus_jsonl, scorers=["aum"], out=tmp_path / "s", **options(tiny_embedder_dir))
-    assert all(SCORERS.get(name).needs_labels and SCORERS.get(name).requires_fit for name in DYNAMICS)
+    assert all(SCORERS.get(name).needs_labels and SCORERS.get(name).fit_rounds == 1 for name in DYNAMICS)
 
 
 def test_cli_scores_and_selects_balanced_by_class(corpus_jsonl, tmp_path, tiny_embedder_dir):
@@ -97,3 +97,26 @@ def test_cli_scores_and_selects_balanced_by_class(corpus_jsonl, tmp_path, tiny_e
 
     labels = [json.loads(line)["label"] for line in kept.read_text().splitlines()]
     assert sorted(labels) == sorted(["class-0"] * 4 + ["class-1"] * 4 + ["class-2"] * 4)
+
+
+def test_a_finetuned_proxy_trains_on_the_shards_tokens_as_on_the_texts(corpus_jsonl, tmp_path, tiny_embedder_dir):
+    # Tokenized shard by shard on the workers (padded to max_length), gathered on the driver: the same training as
+    # the proxy trained here straight on the texts (padded to the longest), since batches are cut to their longest.
+    bert_dir = tiny_embedder_dir.parent
+    params = {"proxy": "finetune", "proxy_model": str(bert_dir), "seeds": 1, "epochs": 2, "score_epoch": 1}
+    out = tmp_path / "scores"
+    thresher.score(
+        corpus_jsonl, scorers=["el2n"], out=out, label_field="label", shard_rows=10, device="cpu", params=params
+    )
+    import json
+
+    records = [json.loads(line) for line in corpus_jsonl.read_text().splitlines()]
+    from thresher.labels import class_index
+
+    index = class_index(record["label"] for record in records)
+    config = proxy.ProxyConfig(backend="finetune", proxy_model=str(bert_dir), seeds=1, epochs=2, score_epoch=1)
+    record = proxy.train_proxy(
+        [r["text"] for r in records], np.array([index[r["label"]] for r in records]), config, device="cpu"
+    )
+    el2n = ScoreStore.open(out).read_columns(["el2n"]).column("el2n").to_numpy()
+    np.testing.assert_allclose(el2n, record.el2n[:, 1].mean(axis=0), rtol=1e-5, atol=1e-6)

@@ -9,7 +9,7 @@ import torch
 
 import thresher
 from tests.conftest import SENTENCES, write_jsonl
-from thresher.errors import OptionError
+from thresher.errors import InputError, OptionError
 from thresher.models import lora
 from thresher.models.loading import load_causal_lm
 from thresher.scorers.effort import EffortScorer
@@ -106,5 +106,17 @@ def test_bad_effort_options(tiny_lm_dir, tmp_path):
         scorer.setup(RunContext())
     scorer = EffortScorer(model=str(tiny_lm_dir), device="cpu", prompt_field="prompt")
     scorer.setup(RunContext())
-    with pytest.raises(OptionError, match="input file"):
-        scorer.fit(lambda: iter([pa.record_batch({"id": ["a"], "text": ["x"]})]))
+    # The prompt comes in the batch, from the reader: a batch without the column is refused, not guessed at.
+    with pytest.raises(OptionError, match="--prompt-field prompt was not read into the batch"):
+        scorer.score_batch(pa.record_batch({"row": [0], "id": ["a"], "text": ["x"]}))
+
+
+def test_the_prompt_and_response_fields_reach_effort_through_the_reader(tiny_lm_dir, tmp_path):
+    records = [{"prompt": s, "answer": s.split()[-1], "text": s} for s in SENTENCES[:3]]
+    records[2].pop("answer")
+    data = write_jsonl(tmp_path / "pairs.jsonl", records)
+    options = {"model": str(tiny_lm_dir), "device": "cpu", "params": {"lora_target": "c_attn"}}
+    with pytest.raises(InputError, match=r"pairs.jsonl:3: field 'answer': the response field is missing"):
+        thresher.score(
+            data, scorers=["effort"], out=tmp_path / "s", prompt_field="prompt", response_field="answer", **options
+        )

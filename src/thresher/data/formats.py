@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from thresher.data import storage
+from thresher.data.storage import Location
 from thresher.errors import InputError, OptionError
 
 FORMATS = ("jsonl", "parquet", "csv", "hf")
@@ -26,7 +28,8 @@ class DataFormat:
 
 def format_from_suffix(path: str | Path) -> DataFormat | None:
     """Give the format that a file name's suffixes name, or None when they name no known format."""
-    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    name = str(path).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] if storage.is_url(path) else Path(path).name
+    suffixes = [suffix.lower() for suffix in Path(name).suffixes]
     compression = None
     if suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
         compression = _COMPRESSION_SUFFIXES[suffixes.pop()]
@@ -46,17 +49,19 @@ def format_from_suffix(path: str | Path) -> DataFormat | None:
     return DataFormat(fmt, compression)
 
 
-def is_hf_dataset_dir(path: Path) -> bool:
-    """Tell whether a directory was written by Hugging Face `datasets` `Dataset.save_to_disk`."""
-    has_metadata = (path / "state.json").is_file() or (path / "dataset_info.json").is_file()
-    return has_metadata and any(path.glob("*.arrow"))
+def is_hf_dataset_dir(path: Location) -> bool:
+    """Tell whether a directory (a path or a URL) was written by Hugging Face `datasets` `Dataset.save_to_disk`."""
+    names = storage.list_names(path)
+    has_metadata = "state.json" in names or "dataset_info.json" in names
+    return has_metadata and any(name.endswith(".arrow") for name in names)
 
 
-def detect_format(path: str | Path) -> DataFormat:
-    """Give the format of an input path; raise `InputError` when it is not one thresher reads."""
-    path = Path(path)
-    if path.is_dir():
-        if (path / "dataset_dict.json").is_file():
+def detect_format(path: Location) -> DataFormat:
+    """Give the format of an input path or URL; raise `InputError` when it is not one thresher reads."""
+    if not storage.is_url(path):
+        path = Path(path)
+    if storage.is_dir(path):
+        if storage.is_file(storage.join(path, "dataset_dict.json")):
             raise InputError(path, _dataset_dict_message(path))
         if is_hf_dataset_dir(path):
             return DataFormat("hf")
@@ -94,11 +99,11 @@ def output_format(out: str | Path, out_format: str | None, input_format: str) ->
     )
 
 
-def _dataset_dict_message(path: Path) -> str:
+def _dataset_dict_message(path: Location) -> str:
     try:
-        splits = json.loads((path / "dataset_dict.json").read_text()).get("splits") or []
+        splits = json.loads(storage.read_bytes(storage.join(path, "dataset_dict.json"))).get("splits") or []
     except (OSError, ValueError, AttributeError):
         splits = []
     hint = f" (splits: {', '.join(str(split) for split in splits)})" if splits else ""
-    example = f"{path / str(splits[0])}" if splits else f"{path}/train"
+    example = f"{storage.join(path, str(splits[0]))}" if splits else f"{path}/train"
     return f"is a Hugging Face DatasetDict{hint}; pass one split's sub-directory, e.g. {example}"

@@ -33,6 +33,19 @@ class DigestCounter:
         self._levels: list[np.ndarray] = []
         self._repeats: dict[int, int] = {}  # digest -> times seen, for digests seen at least twice
 
+    @classmethod
+    def starting_from(cls, digests: np.ndarray, counts: np.ndarray) -> DigestCounter:
+        """A counter that has already seen each of `digests` `counts` times (earlier shards of a parallel read)."""
+        counter = cls()
+        digests = np.asarray(digests, dtype=np.uint64)
+        if len(digests):
+            order = np.argsort(digests)
+            counter._levels = [digests[order]]
+            # Every seeded digest gets an entry, even when seen once: `occurrences` reads 1 only for digests absent
+            # from `_repeats`, which is right for them too, but an explicit count keeps the rule in one place.
+            counter._repeats = {int(d): int(c) for d, c in zip(digests[order], np.asarray(counts)[order], strict=True)}
+        return counter
+
     def _seen_before(self, digests: np.ndarray) -> np.ndarray:
         found = np.zeros(len(digests), dtype=bool)
         for level in self._levels:
@@ -75,8 +88,13 @@ class DigestCounter:
 class ContentIdAssigner:
     """Assigns content ids to texts in file order, counting earlier appearances of each identical text."""
 
-    def __init__(self) -> None:
-        self._counter = DigestCounter()
+    def __init__(self, counter: DigestCounter | None = None) -> None:
+        self._counter = counter or DigestCounter()
+
+    @classmethod
+    def starting_from(cls, digests: np.ndarray, counts: np.ndarray) -> ContentIdAssigner:
+        """An assigner for a shard read on its own: each digest of earlier shards already counted so many times."""
+        return cls(DigestCounter.starting_from(digests, counts))
 
     def assign(self, text: str) -> str:
         """Give the id of the next appearance of `text`."""

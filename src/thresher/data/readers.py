@@ -1,18 +1,22 @@
-"""Datasets on disk (JSON Lines, Parquet, CSV, Hugging Face dirs), streamed as validated example batches.
+"""Datasets (JSON Lines, Parquet, CSV, Hugging Face dirs; local paths or URLs), streamed as validated example batches.
 
 `open_dataset(path, fields)` gives a `Dataset` whose `iter_examples()` yields Arrow record batches with the
-columns `row`, `id`, `text` and (when a label field is named) `label`, in file order, and whose
-`write_subset(keep, out)` writes the kept examples with all their original fields.
+columns `row`, `id`, `text`, (when a label field is named) `label` and (when named) `prompt` and `response`, in
+file order, and whose `write_subset(keep, out)` writes the kept examples with all their original fields.
+
+For the Ray engine a dataset also cuts itself into `pieces()` that a worker reads on its own (`thresher.data.shards`):
+`count_piece` counts one, and `read_shard(source)` reads one shard from them with exactly the validation and the
+ids of a sequential pass (`iter_examples`), given the census offsets of its content ids.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +26,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from thresher.data import storage
 from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, ROW_COLUMN, TEXT_COLUMN, Fields
 from thresher.data.formats import DataFormat, detect_format, output_format
 from thresher.data.ids import ContentIdAssigner
 from thresher.data.masks import KeepChunks, MaskCursor
+from thresher.data.shards import MARK_ROWS, Offsets, Piece, PieceCount, ShardSource, even_byte_ranges, id_digest
+from thresher.data.storage import Location
 from thresher.data.streams import open_input, read_errors_as_input_errors
 from thresher.data.writers import check_output_path, write_batches, write_lines
 from thresher.errors import InputError
@@ -33,25 +40,42 @@ from thresher.errors import InputError
 DEFAULT_BATCH_ROWS = 4096
 _HASH_CHUNK_BYTES = 1 << 20
 _CSV_BLOCK_BYTES = 1 << 20
+DEFAULT_PIECE_BYTES = 64 << 20  # JSON Lines pieces for parallel reading
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MISSING = object()
 
 
-def open_dataset(path: str | Path, fields: Fields | None = None) -> Dataset:
-    """Give the dataset at `path` (format inferred), checking up front that it exists and has the named fields."""
+def open_dataset(path: Location, fields: Fields | None = None) -> Dataset:
+    """Give the dataset at `path` (a local path or a URL; format inferred), checking up front that it exists and has
+    the named fields."""
     fields = fields or Fields()
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file or directory")
-    detected = detect_format(path)
-    if detected.format != "hf" and not path.is_file():
-        raise InputError(path, "is not a regular file")
-    if not os.access(path, os.R_OK):
-        raise InputError(path, "permission denied")
+    location: Location = path if storage.is_url(path) else Path(path)
+    with read_errors_as_input_errors(location, "the input"):
+        if not storage.exists(location):
+            raise InputError(location, "no such file or directory")
+        detected = detect_format(location)
+        if detected.format != "hf" and not storage.is_file(location):
+            raise InputError(location, "is not a regular file")
+    if isinstance(location, Path) and not os.access(location, os.R_OK):
+        raise InputError(location, "permission denied")
     dataset_class = {"jsonl": JsonlDataset, "parquet": ParquetDataset, "csv": CsvDataset, "hf": HfDataset}
-    dataset = dataset_class[detected.format](path, fields, detected.compression)
+    dataset = dataset_class[detected.format](location, fields, detected.compression)
     dataset.check_fields()
     return dataset
+
+
+@dataclass
+class ShardCensus:
+    """What reading a shard for the id census found: its rows, and the type and place of its first id and label
+    (so the driver can check that every shard's types agree, as one sequential pass does)."""
+
+    rows: int
+    first_line: int | None
+    first_row: int
+    id_type: str | None = None
+    id_value: Any = None
+    label_type: str | None = None
+    label_value: Any = None
 
 
 class Dataset(ABC):
@@ -59,11 +83,14 @@ class Dataset(ABC):
 
     format: str = ""
 
-    def __init__(self, path: Path, fields: Fields, compression: str | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Location, fields: Fields, compression: str | None = None) -> None:
+        self.path: Location = path if storage.is_url(path) else Path(path)
         self.fields = fields
         self.compression = compression
         self._num_rows: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_num_rows": None}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={str(self.path)!r}, fields={self.fields!r})"
@@ -89,27 +116,101 @@ class Dataset(ABC):
             self._num_rows = self._count_rows()
         return self._num_rows
 
-    def data_files(self) -> list[Path]:
+    def data_files(self) -> list[Location]:
         """Give the files whose bytes make up the dataset, in the order they are hashed."""
         return [self.path]
 
     def fingerprint(self) -> dict[str, Any]:
-        """Give a content fingerprint: absolute path, format, size, blake2b of the bytes, and the fields read."""
+        """Give a fingerprint: path, format, size, a blake2b digest, and the fields that identify the examples.
+
+        A local input is hashed byte for byte. A URL (object storage) is identified by each file's size and
+        modification time instead (`blake2b` is then `stat:` + a digest of them), so the driver never downloads a
+        corpus to fingerprint it.
+        """
         digest = hashlib.blake2b()
         size_bytes = 0
         with read_errors_as_input_errors(self.path, "the data to fingerprint it"):
-            for data_file in self.data_files():
-                with open(data_file, "rb") as handle:
-                    while chunk := handle.read(_HASH_CHUNK_BYTES):
-                        digest.update(chunk)
-                        size_bytes += len(chunk)
+            if storage.is_url(self.path):
+                for data_file in self.data_files():
+                    file_info = storage.info(data_file)
+                    size_bytes += int(file_info.size or 0)
+                    digest.update(f"{data_file}\x00{file_info.size}\x00{file_info.mtime_ns}\x00".encode())
+                blake2b = "stat:" + digest.hexdigest()
+            else:
+                for data_file in self.data_files():
+                    with open(data_file, "rb") as handle:
+                        while chunk := handle.read(_HASH_CHUNK_BYTES):
+                            digest.update(chunk)
+                            size_bytes += len(chunk)
+                blake2b = digest.hexdigest()
+        path = self.path if storage.is_url(self.path) else str(Path(self.path).absolute())
         return {
-            "path": str(self.path.absolute()),
+            "path": str(path),
             "format": self.format,
             "size_bytes": size_bytes,
-            "blake2b": digest.hexdigest(),
-            "fields": dataclasses.asdict(self.fields),
+            "blake2b": blake2b,
+            "fields": self.fields.identity(),
         }
+
+    # -- parallel reading -----------------------------------------------------------------------------------------
+
+    def pieces(self, piece_bytes: int = DEFAULT_PIECE_BYTES) -> list[Piece] | None:
+        """Parts of the input a worker can read on its own, in input order; None when the input has none (then
+        the driver reads its shards)."""
+        return None
+
+    def count_piece(self, piece: Piece) -> PieceCount:
+        """The rows (and lines, and seek marks) of one piece."""
+        raise NotImplementedError(f"{self.format} inputs are not read in pieces")
+
+    def read_shard(self, source: ShardSource, offsets: Offsets | None = None) -> pa.RecordBatch:
+        """Shard `source` as one example batch, validated and with the ids a sequential pass gives it.
+
+        `offsets` are the census's counts of this shard's digests in earlier shards (`thresher.data.shards`): they
+        seed the content-id occurrence counter, or, with an id field, are the ids an earlier shard already holds.
+        """
+        batches = list(self._shard_examples(source, _ExampleChecker(self.path, self.fields, offsets)))
+        return _one_batch(batches, self._empty_batch())
+
+    def census(self, source: ShardSource) -> tuple[pa.RecordBatch, ShardCensus]:
+        """Read a shard for the id census (no offsets): its examples and the types its first row has."""
+        checker = _ExampleChecker(self.path, self.fields, None)
+        lines: list[int] = []
+        batch = _one_batch(list(self._shard_examples(source, checker, lines)), self._empty_batch())
+        first_line = lines[0] if lines else None
+        summary = ShardCensus(batch.num_rows, first_line, source.row_start + 1)
+        if batch.num_rows:
+            if self.fields.id is not None:
+                summary.id_value = batch.column(ID_COLUMN)[0].as_py()
+                summary.id_type = _type_name(_python_type(summary.id_value))
+            if self.fields.label is not None:
+                summary.label_value = batch.column(LABEL_COLUMN)[0].as_py()
+                summary.label_type = _type_name(_python_type(summary.label_value))
+        return batch, summary
+
+    def census_error(self, earlier: ShardCensus, later: ShardCensus) -> InputError | None:
+        """The error a sequential pass would raise at `later`'s first row if its types differ from `earlier`'s."""
+        for role, field, before, value, after in (
+            ("id", self.fields.id, earlier.id_type, later.id_value, later.id_type),
+            ("label", self.fields.label, earlier.label_type, later.label_value, later.label_type),
+        ):
+            if field is not None and before is not None and after is not None and before != after:
+                where = {"line": later.first_line} if later.first_line is not None else {"row": later.first_row}
+                message = f"{role} is {_kind_name(value)} but earlier {role}s are {before}s"
+                return InputError(self.path, message, field=field, **where)
+        return None
+
+    def _shard_examples(
+        self, source: ShardSource, checker: _ExampleChecker, lines: list[int] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError(f"{self.format} inputs are not read in pieces")
+
+    def _empty_batch(self) -> pa.RecordBatch:
+        checker = _ExampleChecker(self.path, self.fields, None)
+        id_type = pa.string() if self.fields.id is None else pa.int64()
+        texts = {column: pa.array([], pa.string()) for column, _ in self.fields.text_columns()}
+        labels = pa.array([], pa.string()) if self.fields.label is not None else None
+        return checker.batch(0, pa.array([], id_type), texts, labels)
 
     def write_subset(self, keep: np.ndarray, out: str | Path, out_format: str | None = None) -> int:
         """Write the examples where `keep` is true, with all their original fields, to `out`; give rows written.
@@ -162,7 +263,7 @@ class Dataset(ABC):
         """
         out = Path(out)
         target = output_format(out, out_format, self.format)
-        check_output_path(out, target, self.path)
+        check_output_path(out, target, None if storage.is_url(self.path) else Path(self.path))
         return self._write(keep, out, target, RowRange(*rows) if rows is not None else RowRange())
 
     def _write(self, keep: KeepChunks, out: Path, target: DataFormat, rows: RowRange) -> int:
@@ -182,12 +283,20 @@ class RowRange:
 
 
 class _ExampleChecker:
-    """Validates text, id and label values and assembles example batches; holds the state across a file."""
+    """Validates text, id and label values and assembles example batches; holds the state across a file (or a shard,
+    started from the census's offsets)."""
 
-    def __init__(self, path: Path, fields: Fields) -> None:
+    def __init__(self, path: Location, fields: Fields, offsets: Offsets | None = None) -> None:
         self.path = path
         self.fields = fields
-        self.content_ids = ContentIdAssigner() if fields.id is None else None
+        self.content_ids: ContentIdAssigner | None = None
+        if fields.id is None:
+            seeded = offsets is not None and len(offsets.digests)
+            self.content_ids = (
+                ContentIdAssigner.starting_from(offsets.digests, offsets.counts) if seeded else ContentIdAssigner()
+            )
+        # With an id field, the digests of ids that earlier shards hold: each is a duplicate here.
+        self.earlier_ids: set[int] = set(offsets.digests.tolist()) if fields.id is not None and offsets else set()
         self.id_type: pa.DataType | None = None
         self.label_type: pa.DataType | None = None
         self._seen_ids: set[int | str] = set()
@@ -195,20 +304,22 @@ class _ExampleChecker:
     def error(self, message: str, where: dict[str, int], field: str | None) -> InputError:
         return InputError(self.path, message, field=field, **where)
 
-    def text(self, value: Any, where: dict[str, int]) -> str:
-        field = self.fields.text
+    def text(self, value: Any, where: dict[str, int], column: str = TEXT_COLUMN) -> str:
+        """A text-like value (the text, a prompt or a response), checked: a non-empty UTF-8 string."""
+        field = dict(self.fields.text_columns())[column]
+        role = column  # "text", "prompt" or "response"
         if value is _MISSING:
-            raise self.error("the text field is missing", where, field)
+            raise self.error(f"the {role} field is missing", where, field)
         if value is None:
-            raise self.error("text is null", where, field)
+            raise self.error(f"{role} is null", where, field)
         if not isinstance(value, str):
-            raise self.error(f"text must be a string, found {_kind_name(value)}", where, field)
+            raise self.error(f"{role} must be a string, found {_kind_name(value)}", where, field)
         if not value.strip():
-            raise self.error("text is empty", where, field)
+            raise self.error(f"{role} is empty", where, field)
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as error:
-            raise self.error(f"text is not valid UTF-8 ({error.reason})", where, field) from error
+            raise self.error(f"{role} is not valid UTF-8 ({error.reason})", where, field) from error
         return value
 
     def identifier(self, value: Any, where: dict[str, int]) -> int | str:
@@ -230,7 +341,7 @@ class _ExampleChecker:
             raise self.error(
                 f"id is {_kind_name(value)} but earlier ids are {_type_name(self.id_type)}s", where, field
             )
-        if value in self._seen_ids:
+        if value in self._seen_ids or (self.earlier_ids and id_digest(value) in self.earlier_ids):
             raise self.error(f"duplicate id {value!r}", where, field)
         self._seen_ids.add(value)
         return value
@@ -252,14 +363,29 @@ class _ExampleChecker:
             )
         return value
 
-    def batch(self, first_row: int, ids: pa.Array, texts: pa.Array, labels: pa.Array | None) -> pa.RecordBatch:
-        rows = pa.array(np.arange(first_row, first_row + len(texts), dtype=np.int64))
-        columns = [rows, ids, texts]
+    def batch(
+        self, first_row: int, ids: pa.Array, texts: dict[str, pa.Array], labels: pa.Array | None
+    ) -> pa.RecordBatch:
+        """An example batch: row, id, text[, label][, prompt][, response]."""
+        text = texts[TEXT_COLUMN]
+        rows = pa.array(np.arange(first_row, first_row + len(text), dtype=np.int64))
+        columns = [rows, ids, text]
         names = [ROW_COLUMN, ID_COLUMN, TEXT_COLUMN]
         if labels is not None:
             columns.append(labels)
             names.append(LABEL_COLUMN)
+        for column, _ in self.fields.text_columns()[1:]:
+            columns.append(texts[column])
+            names.append(column)
         return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def _one_batch(batches: list[pa.RecordBatch], empty: pa.RecordBatch) -> pa.RecordBatch:
+    if not batches:
+        return empty
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 class JsonlDataset(Dataset):
@@ -273,34 +399,117 @@ class JsonlDataset(Dataset):
     def iter_examples(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         _check_batch_rows(batch_rows)
         checker = _ExampleChecker(self.path, self.fields)
+        yield from self._examples(self._lines(), 0, batch_rows, checker)
+
+    def _examples(
+        self,
+        lines: Iterable[tuple[int, bytes]],
+        first_row: int,
+        batch_rows: int,
+        checker: _ExampleChecker,
+        line_numbers: list[int] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Example batches of (line number, raw line) pairs; `line_numbers` collects the first one, if given."""
+        text_columns = self.fields.text_columns()
         ids: list[Any] = []
-        texts: list[str] = []
+        texts: dict[str, list[str]] = {column: [] for column, _ in text_columns}
         labels: list[Any] = []
-        first_row = 0
-        for line_number, raw in self._lines():
+        for line_number, raw in lines:
+            if line_numbers is not None and not line_numbers:
+                line_numbers.append(line_number)
             record = self._parse(line_number, raw)
             where = {"line": line_number}
-            text = checker.text(record.get(self.fields.text, _MISSING), where)
-            texts.append(text)
+            for column, field in text_columns:
+                texts[column].append(checker.text(record.get(field, _MISSING), where, column))
             if self.fields.id is not None:
                 ids.append(checker.identifier(record.get(self.fields.id, _MISSING), where))
             if self.fields.label is not None:
                 labels.append(checker.label(record.get(self.fields.label, _MISSING), where))
-            if len(texts) == batch_rows:
+            if len(texts[TEXT_COLUMN]) == batch_rows:
                 yield self._batch(checker, first_row, ids, texts, labels)
-                first_row += len(texts)
-                ids, texts, labels = [], [], []
-        if texts:
+                first_row += batch_rows
+                ids, labels = [], []
+                texts = {column: [] for column, _ in text_columns}
+        if texts[TEXT_COLUMN]:
             yield self._batch(checker, first_row, ids, texts, labels)
 
     def _batch(
-        self, checker: _ExampleChecker, first_row: int, ids: list[Any], texts: list[str], labels: list[Any]
+        self,
+        checker: _ExampleChecker,
+        first_row: int,
+        ids: list[Any],
+        texts: dict[str, list[str]],
+        labels: list[Any],
     ) -> pa.RecordBatch:
         if self.fields.id is None:
-            ids = checker.content_ids.assign_many(texts)  # a whole batch at once: vectorised bookkeeping
+            assert checker.content_ids is not None
+            ids = checker.content_ids.assign_many(texts[TEXT_COLUMN])  # a whole batch at once: vectorised
         id_type = pa.string() if self.fields.id is None else checker.id_type
         label_array = pa.array(labels, type=checker.label_type) if self.fields.label is not None else None
-        return checker.batch(first_row, pa.array(ids, type=id_type), pa.array(texts, type=pa.string()), label_array)
+        text_arrays = {column: pa.array(values, type=pa.string()) for column, values in texts.items()}
+        return checker.batch(first_row, pa.array(ids, type=id_type), text_arrays, label_array)
+
+    # -- pieces: byte ranges of an uncompressed file; a piece owns the lines that start inside it ---------------
+
+    def pieces(self, piece_bytes: int = DEFAULT_PIECE_BYTES) -> list[Piece] | None:
+        if self.compression is not None:
+            return None  # a compressed stream cannot be entered in the middle: the driver reads it
+        with read_errors_as_input_errors(self.path, "the file"):
+            size = int(storage.info(self.path).size or 0)
+        ranges = even_byte_ranges(size, piece_bytes)
+        return [Piece(index, str(self.path), start, stop) for index, (start, stop) in enumerate(ranges)]
+
+    def _piece_lines(self, piece: Piece, offset: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+        """(byte offset, 1-based line within the piece from the seek point, raw bytes) of every line (blank ones
+        too) that starts in the piece, from its first line or from `offset` (a line start inside it)."""
+        with read_errors_as_input_errors(self.path, "the file"), storage.open_binary(piece.file) as handle:
+            if offset is None:
+                position = piece.start
+                if position > 0:
+                    # The line that straddles the start belongs to the piece before: skip to the next line start.
+                    handle.seek(position - 1)
+                    position += len(handle.readline()) - 1
+            else:
+                position = offset
+                handle.seek(position)
+            line = 0
+            while position < piece.stop:
+                raw = handle.readline()
+                if not raw:
+                    return
+                line += 1
+                yield position, line, raw
+                position += len(raw)
+
+    def count_piece(self, piece: Piece) -> PieceCount:
+        rows = lines = 0
+        marks = []
+        for position, line, raw in self._piece_lines(piece):
+            lines = line
+            if raw.strip():
+                if rows % MARK_ROWS == 0:
+                    marks.append((rows, position, line - 1))
+                rows += 1
+        return PieceCount(rows, lines, tuple(marks))
+
+    def _shard_examples(
+        self, source: ShardSource, checker: _ExampleChecker, lines: list[int] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        def shard_lines() -> Iterator[tuple[int, bytes]]:
+            for span in source.spans:
+                skipped = taken = 0
+                for _, line, raw in self._piece_lines(span.piece, span.offset):
+                    if taken == span.take:
+                        break
+                    if not raw.strip():
+                        continue
+                    if skipped < span.skip:
+                        skipped += 1
+                        continue
+                    taken += 1
+                    yield span.first_line + line - 1, raw
+
+        yield from self._examples(shard_lines(), source.row_start, max(source.rows, 1), checker, lines)
 
     def _count_rows(self) -> int:
         return sum(1 for _ in self._lines())
@@ -455,19 +664,35 @@ class _ArrowDataset(Dataset):
 
     def check_fields(self) -> None:
         names = self.schema().names
-        for role, name in (("text", self.fields.text), ("id", self.fields.id), ("label", self.fields.label)):
+        roles = [("text", self.fields.text), ("id", self.fields.id), ("label", self.fields.label)]
+        roles += [(column, field) for column, field in self.fields.text_columns()[1:]]
+        for role, name in roles:
             if name is not None and name not in names:
                 raise InputError(self.path, f"has no {role} column '{name}' (columns: {', '.join(names)})", field=name)
+
+    def _read_columns(self) -> list[str]:
+        fields = (self.fields.text, self.fields.id, self.fields.label, self.fields.prompt, self.fields.response)
+        return list(dict.fromkeys(field for field in fields if field))
 
     def iter_examples(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         _check_batch_rows(batch_rows)
         checker = _ExampleChecker(self.path, self.fields)
-        columns = list(dict.fromkeys(f for f in (self.fields.text, self.fields.id, self.fields.label) if f))
-        first_row = 0
-        for batch in _at_most(self._arrow_batches(columns, batch_rows), batch_rows):
-            texts = self._texts(batch.column(self.fields.text), first_row)
+        batches = _at_most(self._arrow_batches(self._read_columns(), batch_rows), batch_rows)
+        yield from self._examples(batches, 0, checker)
+
+    def _examples(
+        self, batches: Iterable[pa.RecordBatch], first_row: int, checker: _ExampleChecker
+    ) -> Iterator[pa.RecordBatch]:
+        """Example batches of the input's record batches (the read columns), starting at row `first_row`."""
+        for batch in batches:
+            texts = {
+                column: self._texts(batch.column(field), first_row, column, field)
+                for column, field in self.fields.text_columns()
+            }
             if self.fields.id is None:
-                ids = pa.array(checker.content_ids.assign_many(texts.to_pylist()), type=pa.string())
+                assert checker.content_ids is not None
+                assigned = checker.content_ids.assign_many(texts[TEXT_COLUMN].to_pylist())
+                ids = pa.array(assigned, type=pa.string())
             else:
                 ids = self._values(batch.column(self.fields.id), first_row, checker.identifier, "id")
             labels = None
@@ -476,25 +701,49 @@ class _ArrowDataset(Dataset):
             yield checker.batch(first_row, ids, texts, labels)
             first_row += batch.num_rows
 
-    def _texts(self, column: pa.Array, first_row: int) -> pa.Array:
-        """Give the text column as `string`, raising `InputError` at the first null, empty or non-UTF-8 text."""
-        field = self.fields.text
+    def _shard_examples(
+        self, source: ShardSource, checker: _ExampleChecker, lines: list[int] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        def span_batches() -> Iterator[pa.RecordBatch]:
+            for span in source.spans:
+                skipped = taken = 0
+                for batch in self._piece_batches(span.piece, self._read_columns()):
+                    if taken == span.take:
+                        break
+                    if skipped + batch.num_rows <= span.skip:
+                        skipped += batch.num_rows
+                        continue
+                    begin = span.skip - skipped
+                    skipped = span.skip
+                    part = batch.slice(begin, span.take - taken)
+                    taken += part.num_rows
+                    yield part
+
+        yield from self._examples(span_batches(), source.row_start, checker)
+
+    def _piece_batches(self, piece: Piece, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """The record batches of one piece, in order (only `columns`)."""
+        raise NotImplementedError(f"{self.format} inputs are not read in pieces")
+
+    def _texts(self, column: pa.Array, first_row: int, role: str = TEXT_COLUMN, field: str | None = None) -> pa.Array:
+        """Give a text-like column as `string`, raising `InputError` at the first null, empty or non-UTF-8 value."""
+        field = field or self.fields.text
         if pa.types.is_dictionary(column.type):
             column = column.dictionary_decode()
         if _arrow_kind(column.type) != pa.string():
             row = first_row + _first_index(column.is_valid()) + 1 if len(column) else first_row + 1
-            raise InputError(self.path, f"text must be a string column, found {column.type}", row=row, field=field)
+            raise InputError(self.path, f"{role} must be a string column, found {column.type}", row=row, field=field)
         if column.null_count:
             row = first_row + _first_index(column.is_null()) + 1
-            raise InputError(self.path, "text is null", row=row, field=field)
+            raise InputError(self.path, f"{role} is null", row=row, field=field)
         try:
             column.validate(full=True)
         except pa.ArrowInvalid as error:
             row = first_row + _first_invalid_utf8(column) + 1
-            raise InputError(self.path, "text is not valid UTF-8", row=row, field=field) from error
+            raise InputError(self.path, f"{role} is not valid UTF-8", row=row, field=field) from error
         empty = pc.equal(pc.utf8_trim_whitespace(column), "")
         if pc.any(empty).as_py():
-            raise InputError(self.path, "text is empty", row=first_row + _first_index(empty) + 1, field=field)
+            raise InputError(self.path, f"{role} is empty", row=first_row + _first_index(empty) + 1, field=field)
         return column.cast(pa.string())
 
     def _values(self, column: pa.Array, first_row: int, check: Any, role: str) -> pa.Array:
@@ -543,13 +792,14 @@ class _ArrowDataset(Dataset):
 
 
 class ParquetDataset(_ArrowDataset):
-    """A Parquet file, streamed by record batch."""
+    """A Parquet file (a local path or a URL), streamed by record batch; its row groups are its pieces."""
 
     format = "parquet"
 
-    def _file(self) -> pq.ParquetFile:
-        with read_errors_as_input_errors(self.path, "the Parquet file"):
-            return pq.ParquetFile(str(self.path))
+    def _file(self, location: Location | None = None) -> pq.ParquetFile:
+        location = location if location is not None else self.path
+        with read_errors_as_input_errors(location, "the Parquet file"):
+            return pq.ParquetFile(storage.open_random_access(location))
 
     def schema(self) -> pa.Schema:
         return self._file().schema_arrow
@@ -561,6 +811,20 @@ class ParquetDataset(_ArrowDataset):
         parquet_file = self._file()
         with read_errors_as_input_errors(self.path, "the Parquet file"), parquet_file:
             yield from parquet_file.iter_batches(batch_size=batch_rows, columns=columns)
+
+    def pieces(self, piece_bytes: int = DEFAULT_PIECE_BYTES) -> list[Piece] | None:
+        groups = self._file().metadata.num_row_groups
+        return [Piece(group, str(self.path), group, group) for group in range(groups)]
+
+    def count_piece(self, piece: Piece) -> PieceCount:
+        return PieceCount(self._file(piece.file).metadata.row_group(piece.start).num_rows)
+
+    def _piece_batches(self, piece: Piece, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        parquet_file = self._file(piece.file)
+        with read_errors_as_input_errors(self.path, "the Parquet file"), parquet_file:
+            yield from parquet_file.iter_batches(
+                batch_size=DEFAULT_BATCH_ROWS, row_groups=[piece.start], columns=columns
+            )
 
 
 class CsvDataset(_ArrowDataset):
@@ -603,30 +867,31 @@ class CsvDataset(_ArrowDataset):
 
 
 class HfDataset(_ArrowDataset):
-    """A directory written by Hugging Face `datasets` `Dataset.save_to_disk`, read memory-mapped by record batch."""
+    """A directory written by Hugging Face `datasets` `Dataset.save_to_disk`, read by record batch; its Arrow files
+    are its pieces."""
 
     format = "hf"
 
-    def data_files(self) -> list[Path]:
-        return sorted(self.path.glob("*.arrow"))
+    def data_files(self) -> list[Location]:
+        return [storage.join(self.path, name) for name in storage.list_names(self.path) if name.endswith(".arrow")]
 
-    def _shards(self) -> list[Path]:
+    def _shards(self) -> list[Location]:
         """Give the Arrow shards in dataset order: as state.json lists them, else by sorted name."""
-        state_path = self.path / "state.json"
-        if state_path.is_file():
+        state_path = storage.join(self.path, "state.json")
+        if storage.is_file(state_path):
             with read_errors_as_input_errors(state_path, "state.json"):
                 try:
-                    state = json.loads(state_path.read_text())
+                    state = json.loads(storage.read_bytes(state_path))
                 except ValueError as error:
                     raise InputError(state_path, f"malformed JSON ({error})") from error
             names = [entry["filename"] for entry in state.get("_data_files") or [] if "filename" in entry]
             if names:
-                return [self.path / name for name in names]
+                return [storage.join(self.path, name) for name in names]
         return self.data_files()
 
     def schema(self) -> pa.Schema:
         shard = self._shards()[0]
-        with read_errors_as_input_errors(shard, "the Arrow shard"), pa.memory_map(str(shard)) as source:
+        with read_errors_as_input_errors(shard, "the Arrow shard"), _open_arrow(shard) as source:
             return _open_ipc(source).schema
 
     def _count_rows(self) -> int:
@@ -634,9 +899,30 @@ class HfDataset(_ArrowDataset):
 
     def _arrow_batches(self, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
         for shard in self._shards():
-            with read_errors_as_input_errors(shard, "the Arrow shard"), pa.memory_map(str(shard)) as source:
-                for batch in _open_ipc(source):
-                    yield batch if columns is None else batch.select(columns)
+            yield from self._file_batches(shard, columns)
+
+    def _file_batches(self, shard: Location, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+        with read_errors_as_input_errors(shard, "the Arrow shard"), _open_arrow(shard) as source:
+            for batch in _open_ipc(source):
+                yield batch if columns is None else batch.select(columns)
+
+    def pieces(self, piece_bytes: int = DEFAULT_PIECE_BYTES) -> list[Piece] | None:
+        return [Piece(index, str(shard)) for index, shard in enumerate(self._shards())]
+
+    def count_piece(self, piece: Piece) -> PieceCount:
+        return PieceCount(sum(batch.num_rows for batch in self._file_batches(piece.file, [self.fields.text])))
+
+    def _piece_batches(self, piece: Piece, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        yield from self._file_batches(piece.file, columns)
+
+
+def _open_arrow(location: Location) -> pa.NativeFile:
+    """An Arrow file: memory-mapped when local, a random-access stream from its filesystem otherwise."""
+    if storage.is_url(location):
+        source = storage.open_random_access(location)
+        assert isinstance(source, pa.NativeFile)
+        return source
+    return pa.memory_map(str(location))
 
 
 def _open_ipc(source: pa.NativeFile) -> Iterable[pa.RecordBatch]:

@@ -11,6 +11,8 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from thresher.data import storage
+from thresher.data.storage import Location
 from thresher.errors import InputError
 
 _BUFFER_BYTES = 1 << 20
@@ -19,13 +21,13 @@ _BUFFER_BYTES = 1 << 20
 READ_ERRORS = (OSError, EOFError, zlib.error, pa.ArrowException)
 
 
-def open_input(path: Path, compression: str | None) -> BinaryIO:
-    """Give a buffered binary reader of a file's decompressed bytes."""
+def open_input(path: Location, compression: str | None) -> BinaryIO:
+    """A buffered binary reader of a file's decompressed bytes (a local path or a URL: `thresher.data.storage`)."""
     if compression is None:
-        return open(path, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115 - the caller closes it
+        return storage.open_binary(path)
     # Arrow's decompressing stream reports a truncated gzip or zstd stream as an error, where the zstandard
     # module's stream reader can end silently.
-    return io.BufferedReader(pa.input_stream(str(path), compression=compression), _BUFFER_BYTES)
+    return io.BufferedReader(storage.open_stream(path, compression), _BUFFER_BYTES)  # type: ignore[arg-type]
 
 
 def open_output(path: Path, compression: str | None) -> pa.NativeFile:
@@ -34,7 +36,7 @@ def open_output(path: Path, compression: str | None) -> pa.NativeFile:
 
 
 @contextmanager
-def read_errors_as_input_errors(path: Path, what: str) -> Iterator[None]:
+def read_errors_as_input_errors(path: Location, what: str) -> Iterator[None]:
     """Turn an OS, decompression or Arrow error raised while reading `path` into a one-line `InputError`."""
     try:
         yield

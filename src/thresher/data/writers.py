@@ -21,14 +21,16 @@ from thresher.data.streams import open_output
 from thresher.errors import OptionError
 
 
-def check_output_path(out: Path, target: DataFormat, input_path: Path) -> None:
-    """Raise `OptionError` unless `out` can be written as `target` without clobbering the input or a stray dir."""
+def check_output_path(out: Path, target: DataFormat, input_path: Path | None) -> None:
+    """Raise `OptionError` unless `out` can be written as `target` without clobbering the input or a stray dir.
+
+    `input_path` is None for an input read from a URL (it cannot be the local `out`)."""
     parent = out.absolute().parent
     if not parent.is_dir():
         raise OptionError(f"cannot write {out}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OptionError(f"cannot write {out}: directory {parent} is not writable")
-    if out.exists() and out.resolve() == input_path.resolve():
+    if input_path is not None and out.exists() and out.resolve() == input_path.resolve():
         raise OptionError(f"cannot write {out}: it is the input itself; choose another output path")
     if target.format == "hf":
         if out.is_file():

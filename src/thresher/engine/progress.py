@@ -30,7 +30,7 @@ class ScoreProgress:
 
     def __init__(self, total_rows: int | None, scorer_names: Sequence[str], *, enabled: bool = True) -> None:
         self._counters = {name: _Counter() for name in scorer_names}
-        # Scorers show their own long work (a proxy training in `fit`) on the same display.
+        # Scorers show their own long work (a proxy training in `finalize`) on the same display.
         self.display = ProgressDisplay(enabled=enabled)
         self._tasks: dict[str, ProgressTask] = {
             name: self.display.task(name, total_rows, unit="examples") for name in scorer_names
@@ -44,6 +44,11 @@ class ScoreProgress:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.display.__exit__(kind, error, trace)
+
+    def set_total(self, rows: int) -> None:
+        """Every scorer's total, once it is known (the Ray engine learns it from its shard plan)."""
+        for task in self._tasks.values():
+            task.update(total=rows)
 
     def callback(self, scorer_name: str) -> ProgressCallback:
         """A callback a scorer calls with (examples, tokens) after each of its inner batches."""

@@ -38,7 +38,7 @@ class Shard:
 
     index: int
     row_start: int
-    examples: pa.RecordBatch  # id, text[, label]: the engine's `row` column dropped
+    examples: pa.RecordBatch  # row, id, text[, label, prompt, response]: what scorers are given
 
 
 def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
@@ -62,7 +62,7 @@ def iter_shards(batches: Iterable[pa.RecordBatch], shard_rows: int) -> Iterator[
     """Cut reader batches (with a `row` column) into the numbered shards every engine and scorer agree on."""
     for index, batch in enumerate(rechunk(batches, shard_rows)):
         row_start = int(batch.column(ROW_COLUMN)[0].as_py())
-        yield Shard(index, row_start, batch.drop_columns([ROW_COLUMN]))
+        yield Shard(index, row_start, batch)
 
 
 def start_runs(

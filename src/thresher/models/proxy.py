@@ -243,22 +243,48 @@ class _SequenceClassifier(nn.Module):
 _HEAD_NAMES = ("classifier", "score", "classification_head")
 
 
-class _FinetuneBackend:
-    def __init__(self, texts: list[str], num_classes: int, config: ProxyConfig, device: torch.device) -> None:
-        from transformers import AutoTokenizer
+@dataclass
+class Tokenized:
+    """Texts tokenized for the finetune proxy: (n, max_length) token ids and attention mask, padded on the right."""
 
-        assert config.proxy_model is not None
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(config.proxy_model)
-        except (OSError, ValueError) as error:
-            raise ModelError(f"cannot load --proxy-model {config.proxy_model!r}: {error}") from None
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        encoded = self.tokenizer(
-            texts, padding="longest", truncation=True, max_length=config.max_length, return_tensors="pt"
-        )
-        self.input_ids = encoded["input_ids"].to(device)
-        self.attention_mask = encoded["attention_mask"].to(device)
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+
+
+def load_proxy_tokenizer(config: ProxyConfig) -> Any:
+    """The finetune proxy's tokenizer (with a pad token)."""
+    from transformers import AutoTokenizer
+
+    assert config.proxy_model is not None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.proxy_model)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load --proxy-model {config.proxy_model!r}: {error}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def tokenize_for_proxy(tokenizer: Any, texts: list[str], config: ProxyConfig) -> Tokenized:
+    """Token ids and mask of texts for the finetune proxy, padded to `max_length` (so shards line up).
+
+    Batches are cut back to their longest example before the model sees them, so padding every shard to
+    `max_length` changes nothing in the training.
+    """
+    encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=config.max_length)
+    return Tokenized(
+        np.asarray(encoded["input_ids"], dtype=np.int64), np.asarray(encoded["attention_mask"], dtype=np.int64)
+    )
+
+
+class _FinetuneBackend:
+    def __init__(
+        self, texts: list[str] | Tokenized, num_classes: int, config: ProxyConfig, device: torch.device
+    ) -> None:
+        self.tokenizer = load_proxy_tokenizer(config)
+        tokens = texts if isinstance(texts, Tokenized) else tokenize_for_proxy(self.tokenizer, list(texts), config)
+        self.input_ids = torch.as_tensor(np.asarray(tokens.input_ids), device=device)
+        self.attention_mask = torch.as_tensor(np.asarray(tokens.attention_mask), device=device)
         self.num_classes, self.config, self.device = num_classes, config, device
 
     def new_model(self) -> nn.Module:
@@ -300,7 +326,7 @@ class _FinetuneBackend:
 
 
 def train_proxy(
-    features_or_texts: np.ndarray | list[str],
+    features_or_texts: np.ndarray | list[str] | Tokenized,
     labels: np.ndarray,
     config: ProxyConfig,
     *,
@@ -310,7 +336,8 @@ def train_proxy(
     """Train `config.seeds` proxies and record every example at every epoch end (and finer, for forgetting).
 
     Args:
-        features_or_texts: embeddings (n, dimension) for the `head` backend, texts for `finetune`.
+        features_or_texts: embeddings (n, dimension) for the `head` backend, texts (or `Tokenized` texts) for
+            `finetune`.
         labels: integer class indices, shape (n,).
         on_epoch: called with (seed index, epoch) after each epoch, for progress.
     """
@@ -323,7 +350,8 @@ def train_proxy(
     if config.backend == "head":
         backend = _HeadBackend(np.asarray(features_or_texts), num_classes, config, torch_device)
     else:
-        backend = _FinetuneBackend(list(features_or_texts), num_classes, config, torch_device)
+        texts = features_or_texts if isinstance(features_or_texts, Tokenized) else list(features_or_texts)
+        backend = _FinetuneBackend(texts, num_classes, config, torch_device)
     gold = torch.as_tensor(label_array, device=torch_device)
     runs = [_train_one_seed(backend, gold, config, index, on_epoch) for index in range(config.seeds)]
     stacked = {name: np.stack([run[name] for run in runs]) for name in runs[0]}
@@ -507,26 +535,55 @@ def load_or_train(
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> ProxyTraining:
-    """The proxy training for these examples: from `cache_dir` when an identical one was done, else trained now.
+    """The proxy training for these in-memory examples: from `cache_dir` when an identical one was done, else now.
 
-    `progress` is called with (epochs done over all seeds, seeds × epochs) as the training starts and after every
-    epoch; never when the training comes from the cache.
+    Keyed by the examples' content digest (`content_digest`); scorers go through `train_cached`, keyed by the
+    input's digest, with features gathered shard by shard.
     """
     if not texts:
         raise OptionError("training dynamics need at least one example")
     classes = class_order(raw_labels)
     index = class_index(classes)
     labels = np.array([index[label] for label in raw_labels], dtype=np.int64)
-    key = training_key(config, content_digest(ids, texts, raw_labels))
+    digest = content_digest(ids, texts, raw_labels)
+
+    def inputs() -> np.ndarray | list[str]:
+        if config.backend == "head":
+            return cached_embeddings(ids, texts, config.embedder, cache_dir=cache_dir, device=device)
+        return list(texts)
+
+    return train_cached(
+        inputs, labels, classes, config, cache_dir=cache_dir, input_digest=digest, device=device, progress=progress
+    )
+
+
+def train_cached(
+    inputs: Callable[[], np.ndarray | list[str] | Tokenized],
+    labels: np.ndarray,
+    classes: Sequence[Any],
+    config: ProxyConfig,
+    *,
+    cache_dir: Path | None,
+    input_digest: str,
+    device: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> ProxyTraining:
+    """The proxy training of one input: from `cache_dir` when an identical one was done, else trained now.
+
+    Args:
+        inputs: gives the training inputs (embeddings for `head`, tokens or texts for `finetune`), called only
+            when the training is not cached.
+        labels: class indices (n,), in `classes`' order.
+        input_digest: what identifies the examples (with `config`, the cache key).
+        progress: called with (epochs done over all seeds, seeds × epochs) as the training starts and after every
+            epoch; never when the training comes from the cache.
+    """
+    if len(labels) == 0:
+        raise OptionError("training dynamics need at least one example")
+    key = training_key(config, input_digest)
     path = cache_dir / CACHE_SUBDIR / f"training-{key}.npz" if cache_dir is not None else None
     if path is not None and path.is_file():
         return ProxyTraining(TrainingRecord.load(path), key, from_cache=True)
-    if config.backend == "head":
-        inputs: np.ndarray | list[str] = cached_embeddings(
-            ids, texts, config.embedder, cache_dir=cache_dir, device=device
-        )
-    else:
-        inputs = list(texts)
     on_epoch = None
     if progress is not None:
         total_epochs = config.seeds * config.epochs
@@ -535,7 +592,7 @@ def load_or_train(
         def on_epoch(seed_index: int, epoch: int) -> None:
             progress(seed_index * config.epochs + epoch, total_epochs)
 
-    record = train_proxy(inputs, labels, config, device=device, on_epoch=on_epoch)
+    record = train_proxy(inputs(), np.asarray(labels, dtype=np.int64), config, device=device, on_epoch=on_epoch)
     record.classes = list(classes)
     if path is not None:
         record.save(path)

@@ -125,25 +125,51 @@ def load_or_train(
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> Surrogate:
-    """The surrogate for these examples: from `cache_dir` when the same one was trained, else trained now.
+    """The surrogate for these in-memory examples: from `cache_dir` when the same one was trained, else now.
 
-    `progress` is called with (epochs done, epochs) as the training starts and after every epoch; never when the
-    surrogate comes from the cache.
+    Keyed by the examples' content digest; scorers go through `train_cached`, keyed by the input's digest.
     """
     if not texts:
         raise OptionError("the influence scorers need at least one example")
     classes = class_order(raw_labels)
+    features = cached_embeddings(ids, texts, config.embedder, cache_dir=cache_dir, device=device)
+    index = class_index(classes)
+    labels = np.array([index[label] for label in raw_labels], dtype=np.int64)
+    digest = content_digest(ids, texts, raw_labels)
+    return train_cached(features, labels, classes, config, cache_dir=cache_dir, input_digest=digest, progress=progress)
+
+
+def train_cached(
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[Any],
+    config: SurrogateConfig,
+    *,
+    cache_dir: Path | None,
+    input_digest: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> Surrogate:
+    """The surrogate of one input: from `cache_dir` when the same one was trained, else trained now.
+
+    `features` (n, dimension) are the examples' embeddings, `labels` their class indices in `classes`' order;
+    with `config`, `input_digest` keys the cache. `progress` is called with (epochs done, epochs) as the training
+    starts and after every epoch; never when the surrogate comes from the cache.
+    """
+    if len(labels) == 0:
+        raise OptionError("the influence scorers need at least one example")
     if len(classes) < 2:
         raise OptionError("the influence scorers need at least two classes in --label-field")
-    features = torch.as_tensor(cached_embeddings(ids, texts, config.embedder, cache_dir=cache_dir, device=device))
-    index = class_index(classes)
-    labels = torch.tensor([index[label] for label in raw_labels], dtype=torch.long)
-    key = surrogate_key(config, content_digest(ids, texts, raw_labels))
+    features_tensor = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    labels_tensor = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    classes = list(classes)
+    key = surrogate_key(config, input_digest)
     path = cache_dir / CACHE_SUBDIR / f"surrogate-{key}.pt" if cache_dir is not None else None
     if path is not None and path.is_file():
         stored = torch.load(path, weights_only=True)
         checkpoints = list(zip(stored["checkpoints"], stored["learning_rates"], strict=True))
-        return Surrogate(features, labels, classes, config.hidden, stored["state"], checkpoints, key, True)
+        return Surrogate(
+            features_tensor, labels_tensor, classes, config.hidden, stored["state"], checkpoints, key, True
+        )
     on_epoch = None
     if progress is not None:
         progress(0, config.epochs)
@@ -152,10 +178,10 @@ def load_or_train(
             progress(epoch, config.epochs)
 
     with single_thread():
-        state, checkpoints = train_head(features, labels, len(classes), config, on_epoch)
+        state, checkpoints = train_head(features_tensor, labels_tensor, len(classes), config, on_epoch)
     if path is not None:
         _save(path, state, checkpoints)
-    return Surrogate(features, labels, classes, config.hidden, state, checkpoints, key, False)
+    return Surrogate(features_tensor, labels_tensor, classes, config.hidden, state, checkpoints, key, False)
 
 
 def surrogate_key(config: SurrogateConfig, digest: str) -> str:

@@ -42,10 +42,20 @@ class LshFamily:
     projections: np.ndarray  # angular: (d, R·p); l2: (d, R)
     offsets: np.ndarray  # l2: (R,) in [0, r); angular: empty
     rehash: np.ndarray  # (2, R) int64 multipliers/increments of the universal rehash into W
+    seed: int | None = None  # the seed `make_lsh` drew it from: it then pickles as its recipe, not its arrays
 
     @property
     def dim(self) -> int:
         return int(self.projections.shape[0])
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Sketches travel between processes (a shard's partial sketch to the driver): send how to draw the hash
+        # functions, a few numbers, instead of the (d, R·p) projection matrix.
+        if self.seed is None:
+            fields = (self.kernel, self.rows, self.buckets, self.hash_bits, self.bandwidth)
+            return (LshFamily, (*fields, self.projections, self.offsets, self.rehash))
+        recipe = (self.dim, self.kernel, self.rows, self.hash_bits, self.buckets, self.bandwidth, self.seed)
+        return (_redraw, recipe)
 
     def hash(self, vectors: np.ndarray) -> np.ndarray:
         """Bucket of each vector in each row, int64 in [0, buckets), shape (n, rows)."""
@@ -104,7 +114,13 @@ def make_lsh(
     rehash = np.stack(
         [rng.integers(1, _UNIVERSAL_PRIME, size=rows), rng.integers(0, _UNIVERSAL_PRIME, size=rows)]
     ).astype(np.int64)
-    return LshFamily(kernel, rows, int(buckets), hash_bits, float(bandwidth), projections, offsets, rehash)
+    return LshFamily(kernel, rows, int(buckets), hash_bits, float(bandwidth), projections, offsets, rehash, seed)
+
+
+def _redraw(dim: int, kernel: str, rows: int, hash_bits: int, buckets: int, bandwidth: float, seed: int) -> LshFamily:
+    return make_lsh(
+        dim, kernel=kernel, rows=rows, hash_bits=hash_bits, buckets=buckets, bandwidth=bandwidth, seed=seed
+    )
 
 
 def race_counts(hashes: np.ndarray, buckets: int) -> np.ndarray:
@@ -137,12 +153,13 @@ class RaceSketch:
         self.counts += race_counts(self.lsh.hash(vectors), self.lsh.buckets)
         self.n_points += len(vectors)
 
-    def merge(self, other: RaceSketch) -> None:
-        """Add another sketch built with the same hash functions (e.g. of another shard)."""
+    def merge(self, other: RaceSketch) -> RaceSketch:
+        """Add another sketch built with the same hash functions (e.g. of another shard); gives this sketch."""
         if other.counts.shape != self.counts.shape or not np.array_equal(other.lsh.projections, self.lsh.projections):
             raise ValueError("sketches built with different hash functions cannot be merged")
         self.counts += other.counts
         self.n_points += other.n_points
+        return self
 
     def query(self, vectors: np.ndarray) -> np.ndarray:
         """Estimated Σ_i k(x_i, q) over the inserted points x_i, for each query q (n, d) → (n,)."""

@@ -32,19 +32,72 @@ def default_cluster_count(n_examples: int) -> int:
 
 def kmeans_labels(embeddings: np.ndarray, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded spherical-ish k-means: (cluster label per row, unit-length centroids), clusters clipped to n."""
-    n_rows = len(embeddings)
+    centroids = fit_centroids(embeddings, clusters, seed)
+    return assign_clusters(embeddings, centroids), _unit(centroids)
+
+
+def sample_rows(n_rows: int, size: int, seed: int) -> np.ndarray:
+    """The rows k-means is fitted on: all of them when `size >= n_rows`, else `size` rows drawn without replacement
+    by `numpy.random.default_rng(seed)`, ascending. The same rows on every engine, whatever the shard layout."""
+    if size >= n_rows:
+        return np.arange(n_rows, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=size, replace=False)).astype(np.int64)
+
+
+def fit_centroids(sample: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    """Seeded k-means centroids (k, dim) of the sample's rows, k clipped to the sample's size.
+
+    scikit-learn `KMeans` (one initialisation, `random_state=seed`) up to 50,000 rows, `MiniBatchKMeans` above.
+    """
+    n_rows = len(sample)
     clusters = max(1, min(clusters, n_rows))
+    sample = np.asarray(sample, dtype=np.float32)
     if clusters == 1:
-        centroid = embeddings.mean(axis=0, keepdims=True)
-        return np.zeros(n_rows, dtype=np.int64), _unit(centroid)
+        return sample.mean(axis=0, keepdims=True)
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     if n_rows <= 50_000:
         model = KMeans(n_clusters=clusters, random_state=seed, n_init=1)
     else:
         model = MiniBatchKMeans(n_clusters=clusters, random_state=seed, n_init=1, batch_size=4096)
-    labels = model.fit_predict(embeddings.astype(np.float32, copy=False))
-    return labels.astype(np.int64), _unit(model.cluster_centers_.astype(np.float32))
+    model.fit(sample)
+    return model.cluster_centers_.astype(np.float32)
+
+
+def assign_clusters(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The nearest centroid (Euclidean, as k-means assigns) of each row, int64; ties go to the lower cluster.
+
+    Computed in float64 from float32 inputs row by row, so a row's cluster does not depend on which rows share
+    its shard.
+    """
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    centroids = np.asarray(centroids, dtype=np.float64)
+    if len(centroids) == 1:
+        return np.zeros(len(embeddings), dtype=np.int64)
+    distances = (centroids * centroids).sum(axis=1)[None, :] - 2.0 * embeddings @ centroids.T
+    return distances.argmin(axis=1).astype(np.int64)
+
+
+def centroid_distances(embeddings: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """1 − cosine similarity of each unit-length row to its cluster's (unit-length) centroid, float64."""
+    unit = _unit(np.asarray(centroids, dtype=np.float32)).astype(np.float64)
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    return 1.0 - np.einsum("ij,ij->i", embeddings, unit[np.asarray(labels)])
+
+
+def dedup_cluster(members: np.ndarray, embeddings: np.ndarray, distances: np.ndarray, eps: float) -> np.ndarray:
+    """Within one cluster: for each member row, the row of the kept member it duplicates, or -1 when kept.
+
+    `members` are the cluster's rows, `embeddings` and `distances` theirs (same order). Members are visited from the
+    farthest from the centroid to the nearest, ties by row (`greedy_dedup` over that order).
+    """
+    members = np.asarray(members, dtype=np.int64)
+    order = np.lexsort((members, -np.asarray(distances)))  # lexsort's last key is primary
+    representative = greedy_dedup(np.asarray(embeddings, dtype=np.float32)[order], 1.0 - eps)
+    duplicate_of = np.full(len(members), -1, dtype=np.int64)
+    duplicates = representative >= 0
+    duplicate_of[order[duplicates]] = members[order[representative[duplicates]]]
+    return duplicate_of
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -104,14 +157,11 @@ def semdedup(embeddings: np.ndarray, *, clusters: int, eps: float, seed: int = 0
         empty = np.zeros(0, dtype=np.int64)
         return SemDedupResult(empty, np.zeros(0, dtype=bool), empty)
     embeddings = _unit(np.asarray(embeddings, dtype=np.float32))
-    labels, centroids = kmeans_labels(embeddings, clusters, seed)
+    centroids = fit_centroids(embeddings, clusters, seed)
+    labels = assign_clusters(embeddings, centroids)
+    distances = centroid_distances(embeddings, labels, centroids)
     duplicate_of = np.full(n_rows, -1, dtype=np.int64)
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
-        distance = 1.0 - embeddings[members] @ centroids[cluster]
-        # Farthest from the centroid first; lexsort's last key is primary, the row breaks ties.
-        order = members[np.lexsort((members, -distance))]
-        representative = greedy_dedup(embeddings[order], 1.0 - eps)
-        duplicates = representative >= 0
-        duplicate_of[order[duplicates]] = order[representative[duplicates]]
+        duplicate_of[members] = dedup_cluster(members, embeddings[members], distances[members], eps)
     return SemDedupResult(cluster=labels, keep=duplicate_of < 0, duplicate_of=duplicate_of)

@@ -1,27 +1,28 @@
 """Training-dynamics scorers for labelled data: EL2N, GraNd, forgetting, VoG, AUM, data maps and proxy loss.
 
-Each scorer trains proxy models in `fit()` (see `thresher.models.proxy`), or loads an identical training from the
-run's cache directory, so `--scorer el2n,aum,forgetting` trains once. `score_batch` looks the scores up by id.
+Set-level scorers (`thresher.scorers.base`) in one round: the workers embed each shard into the shared embedding
+cache (or tokenize it, for a fine-tuned proxy) and save its labels (`thresher.scorers.labelled`); the driver trains
+the proxies (see `thresher.models.proxy`) from the whole input's features, or loads an identical training from the
+score directory's cache, so `--scorer el2n,aum,forgetting` trains once (they share one fitting pass as well), and
+writes each scorer's columns in input order; the workers then score each shard by row position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
-from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN
-from thresher.errors import OptionError
 from thresher.models import proxy
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.ops import dynamics
-from thresher.scorers.base import Direction, ExampleSource, RunContext, ScoreColumn, Scorer
+from thresher.scorers import labelled, state
+from thresher.scorers.base import Direction, RunContext, ScoreColumn, Scorer
 
 
 class DynamicsScorer(Scorer):
-    """Base of the training-dynamics scorers: train (or load) the proxies in `fit`, then look scores up by id.
+    """Base of the training-dynamics scorers: the proxies trained (or loaded) in `finalize`, scores by position.
 
     Parameters
     ----------
@@ -45,7 +46,9 @@ class DynamicsScorer(Scorer):
     """
 
     needs_labels: ClassVar[bool] = True
-    requires_fit: ClassVar[bool] = True
+    fit_rounds: ClassVar[int] = 1
+    # 2: the proxy trains on embeddings computed shard by shard (float-level differences), keyed by the input digest.
+    version: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -68,10 +71,9 @@ class DynamicsScorer(Scorer):
         self.seed = seed
         self.device = device
 
-    _cache_dir = None
-    _training: proxy.ProxyTraining | None = None
-    _scores: dict[str, np.ndarray] | None = None
-    _row_of: dict[Any, int] | None = None
+    _context: RunContext | None = None
+    _tokenizer: Any = None
+    _columns: dict[str, np.ndarray] | None = None
 
     def config(self) -> proxy.ProxyConfig:
         """The proxy training this scorer asks for."""
@@ -85,53 +87,86 @@ class DynamicsScorer(Scorer):
             seed=self.seed,
         )
 
-    def setup(self, context: RunContext) -> None:
-        self._cache_dir = context.cache_dir
+    def fit_key(self) -> dict[str, Any]:
+        """The proxy training (not the scorer): every dynamics scorer of a run shares one fitting pass."""
+        return {"family": "dynamics", "training": proxy.training_key(self.config(), "")}
 
-    def fit(self, examples: ExampleSource) -> None:
-        ids, texts, labels = _collect(examples())
+    def setup(self, context: RunContext) -> None:
+        self.config()  # checks the options
+        self._context = context
+
+    def update(self, batch: pa.RecordBatch, round: int) -> frozenset[Any]:
+        """Embed (head) or tokenize (finetune) the shard, and save its labels."""
+        labels = labelled.update_labels(self._context, batch, self.name)
+        if self.proxy == "head":
+            labelled.shard_features(self._context, batch, self.embedder, self.device, self.name)
+        else:
+            if self._tokenizer is None:
+                self._tokenizer = proxy.load_proxy_tokenizer(self.config())
+            tokens = proxy.tokenize_for_proxy(self._tokenizer, labelled.texts_of(batch), self.config())
+            directory = state.state_dir(self._context, self.name)
+            state.save_shard_array(directory, "input_ids", batch, tokens.input_ids)
+            state.save_shard_array(directory, "attention_mask", batch, tokens.attention_mask)
+        return labels
+
+    def merge(self, partial: frozenset[Any], other: frozenset[Any]) -> frozenset[Any]:
+        return labelled.merge_labels(partial, other)
+
+    def finalize(self, merged: frozenset[Any], round: int, context: RunContext) -> dict[str, Any]:
+        """Train (or load) the proxies on the whole input and write this scorer's columns."""
+        labels, classes = labelled.class_labels(context, merged, self.name)
+        config = self.config()
         report = self.progress_reporter("proxy training", unit="epoch")
 
         def progress(done: int, total: int) -> None:
             running_seed = min(done // self.epochs + 1, self.seeds)
             report(done, total, f"seed {running_seed}/{self.seeds}")
 
-        self._training = proxy.load_or_train(
-            ids, texts, labels, self.config(), cache_dir=self._cache_dir, device=self.device, progress=progress
+        def inputs() -> np.ndarray | proxy.Tokenized:
+            if self.proxy == "head":
+                return labelled.all_features(context, self.embedder, self.device, self.name)
+            rows, shard_rows = state.input_rows(context, self.name)
+            directory = state.state_dir(context, self.name)
+            return proxy.Tokenized(
+                state.gather_shard_arrays(directory, "input_ids", rows, shard_rows),
+                state.gather_shard_arrays(directory, "attention_mask", rows, shard_rows),
+            )
+
+        assert context.input_digest is not None
+        training = proxy.train_cached(
+            inputs,
+            labels,
+            classes,
+            config,
+            cache_dir=context.cache_dir,
+            input_digest=context.input_digest,
+            device=self.device,
+            progress=progress,
         )
-        self._row_of = {example_id: row for row, example_id in enumerate(ids)}
-        self._scores = self.compute(self._training.record)
+        labelled.save_columns(context, self.name, self.compute(training.record))
+        record = training.record
+        return {
+            "proxy": self.proxy,
+            "proxy_source": self.embedder if self.proxy == "head" else self.proxy_model,
+            "training_key": training.key,
+            "training_reused": training.from_cache,
+            "classes": len(record.classes),
+            "final_train_accuracy": float(record.correct[:, -1].mean()),
+        }
 
     def compute(self, record: proxy.TrainingRecord) -> dict[str, np.ndarray]:
         """One array of shape (n,) per declared column, from the training record."""
         raise NotImplementedError
 
     def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        if self._scores is None or self._row_of is None:
-            raise RuntimeError(f"scorer {self.name}: call fit() before score_batch()")
-        try:
-            rows = np.array([self._row_of[value] for value in batch.column(ID_COLUMN).to_pylist()], dtype=np.int64)
-        except KeyError as error:
-            raise OptionError(f"scorer {self.name}: id {error.args[0]!r} was not in the examples it fit on") from None
-        return {name: values[rows] for name, values in self._scores.items()}
-
-    def provenance(self) -> dict[str, Any]:
-        if self._training is None:
-            return {}
-        record = self._training.record
-        return {
-            "proxy": self.proxy,
-            "proxy_source": self.embedder if self.proxy == "head" else self.proxy_model,
-            "training_key": self._training.key,
-            "training_reused": self._training.from_cache,
-            "classes": len(record.classes),
-            "final_train_accuracy": float(record.correct[:, -1].mean()),
-        }
+        if self._columns is None:
+            self._columns = labelled.load_columns(self._context, self.name, [c.name for c in self.columns])
+        rows = state.rows_of(batch)
+        return {name: np.asarray(values[rows]) for name, values in self._columns.items()}
 
     def teardown(self) -> None:
-        self._training = None
-        self._scores = None
-        self._row_of = None
+        self._columns = None
+        self._tokenizer = None
 
 
 class _AtEpochScorer(DynamicsScorer):
@@ -256,16 +291,3 @@ class DataMapScorer(DynamicsScorer):
             for true_probs, correct in zip(record.true_prob, record.correct, strict=True)
         ]
         return {name: np.mean([stats[name] for stats in maps], axis=0) for name in maps[0]}
-
-
-def _collect(batches: Iterable[pa.RecordBatch]) -> tuple[list[Any], list[str], list[Any]]:
-    ids: list[Any] = []
-    texts: list[str] = []
-    labels: list[Any] = []
-    for batch in batches:
-        if LABEL_COLUMN not in batch.schema.names:
-            raise OptionError("training-dynamics scorers need labels; give --label-field")
-        ids.extend(batch.column(ID_COLUMN).to_pylist())
-        texts.extend(batch.column(TEXT_COLUMN).to_pylist())
-        labels.extend(batch.column(LABEL_COLUMN).to_pylist())
-    return ids, texts, labels

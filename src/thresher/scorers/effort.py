@@ -10,20 +10,21 @@ count A too. `--lora-layers 1` (default) follows DEALRec and puts the adapter on
 backward pass stops there; `--lora-layers 0` uses every block.
 
 Prompt/response data: with `--prompt-field P` the loss is on the response only (the `--text-field`, or
-`--response-field R`), conditioned on the prompt; without it, on every token of the text after the first.
+`--response-field R`), conditioned on the prompt; without it, on every token of the text after the first. The
+reader puts those fields in every batch (`input_fields`), so each example is scored on its own: no fitting pass.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import torch
 
-from thresher.data.fields import ID_COLUMN, TEXT_COLUMN
+from thresher.data.fields import PROMPT_COLUMN, RESPONSE_COLUMN, TEXT_COLUMN
 from thresher.errors import OptionError
-from thresher.scorers.base import Direction, ExampleSource, RunContext, ScoreColumn, Scorer
+from thresher.scorers.base import Direction, RunContext, ScoreColumn, Scorer
 
 EFFORT_COLUMN = ScoreColumn(
     "effort",
@@ -61,7 +62,6 @@ class EffortScorer(Scorer):
         Seeds the adapter's random A matrices.
     """
 
-    requires_fit: ClassVar[bool] = True  # reads the prompt/response fields of the input before scoring
     name = "effort"
     columns = (EFFORT_COLUMN,)
 
@@ -92,11 +92,9 @@ class EffortScorer(Scorer):
         self.device = device
         self.seed = seed
 
-    _context: RunContext | None = None
     _model: Any = None
     _tokenizer: Any = None
     _loaded: Any = None
-    _pairs: dict[Any, tuple[str | None, str]] | None = None
 
     def setup(self, context: RunContext) -> None:
         from thresher.models import lora
@@ -107,7 +105,6 @@ class EffortScorer(Scorer):
             raise OptionError("--lora-layers must be 0 (every block) or more, and the batch size at least 1")
         if self.response_field is not None and self.prompt_field is None:
             raise OptionError("--response-field needs --prompt-field (without a prompt the text is the example)")
-        self._context = context
         device = resolve_device(self.device)
         self._loaded = load_causal_lm(self.model, dtype=resolve_dtype(self.dtype, device), device=device)
         base = self._loaded.model
@@ -122,35 +119,38 @@ class EffortScorer(Scorer):
         ).eval()
         self._tokenizer = self._loaded.tokenizer
 
-    def fit(self, examples: ExampleSource) -> None:
-        if self.prompt_field is None:
-            return
-        if self._context is None or self._context.input_path is None:
-            raise OptionError("--prompt-field needs the input file (score through thresher score / api.score)")
-        ids: list[Any] = []
-        texts: list[str] = []
-        for batch in examples():
-            ids.extend(batch.column(ID_COLUMN).to_pylist())
-            texts.extend(batch.column(TEXT_COLUMN).to_pylist())
-        prompts = read_field(self._context.input_path, self.prompt_field)
-        responses = read_field(self._context.input_path, self.response_field) if self.response_field else texts
-        if not len(prompts) == len(responses) == len(ids):
-            raise OptionError(f"--prompt-field {self.prompt_field}: {len(prompts)} values for {len(ids)} examples")
-        self._pairs = {example_id: (p, r) for example_id, p, r in zip(ids, prompts, responses, strict=True)}
+    def input_fields(self) -> dict[str, str]:
+        """The prompt (and response) fields, read into every batch's `prompt` (and `response`) column."""
+        fields = {}
+        if self.prompt_field is not None:
+            fields[PROMPT_COLUMN] = self.prompt_field
+        if self.response_field is not None:
+            fields[RESPONSE_COLUMN] = self.response_field
+        return fields
 
-    def effort(self, ids: list[Any], texts: list[str]) -> np.ndarray:
-        """Effort of each example (its text, or its prompt/response pair when fitted with a prompt field)."""
+    def pairs(self, batch: pa.RecordBatch) -> list[tuple[str | None, str]]:
+        """(prompt or None, response) of every example of the batch, from the columns the reader added."""
+        names = batch.schema.names
+        for column, field in self.input_fields().items():
+            if column not in names:
+                raise OptionError(f"scorer effort: --{column}-field {field} was not read into the batch")
+        responses = batch.column(RESPONSE_COLUMN if self.response_field else TEXT_COLUMN).to_pylist()
+        if self.prompt_field is None:
+            return [(None, response) for response in responses]
+        prompts = batch.column(PROMPT_COLUMN).to_pylist()
+        return list(zip(prompts, responses, strict=True))
+
+    def effort(self, pairs: list[tuple[str | None, str]]) -> np.ndarray:
+        """Effort of each (prompt, response) pair (a None prompt: the loss is on the whole response)."""
         from thresher.models import lora
 
         if self._model is None:
             raise RuntimeError("scorer effort: call setup() before scoring")
-        if self.prompt_field is not None and self._pairs is None:
-            raise RuntimeError("scorer effort: call fit() before scoring with --prompt-field")
         max_length = min(self.max_length, self._loaded.max_length or self.max_length)
-        encoded = []
-        for example_id, text in zip(ids, texts, strict=True):
-            prompt, response = self._pairs[example_id] if self._pairs is not None else (None, text)
-            encoded.append(lora.encode_example(self._tokenizer, response, prompt=prompt, max_length=max_length))
+        encoded = [
+            lora.encode_example(self._tokenizer, response, prompt=prompt, max_length=max_length)
+            for prompt, response in pairs
+        ]
         pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
         # Length-sorted batches waste little padding; each example's norm does not depend on its batch.
         order = np.argsort([len(example.input_ids) for example in encoded], kind="stable")
@@ -163,12 +163,7 @@ class EffortScorer(Scorer):
         return norms
 
     def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        ids = batch.column(ID_COLUMN).to_pylist()
-        texts = batch.column(TEXT_COLUMN).to_pylist()
-        try:
-            return {"effort": self.effort(ids, texts)}
-        except KeyError as error:
-            raise OptionError(f"scorer effort: id {error.args[0]!r} was not in the examples it fit on") from None
+        return {"effort": self.effort(self.pairs(batch))}
 
     def provenance(self) -> dict[str, Any]:
         if self._loaded is None:
@@ -185,17 +180,5 @@ class EffortScorer(Scorer):
         self._model = None
         self._loaded = None
         self._tokenizer = None
-        self._pairs = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-def read_field(path: str, field: str) -> list[str]:
-    """Every value of a text field of the input, in input order (validated like texts: non-empty strings)."""
-    from thresher.data.fields import Fields
-    from thresher.data.readers import open_dataset
-
-    values: list[str] = []
-    for batch in open_dataset(path, Fields(text=field)).iter_examples():
-        values.extend(batch.column(TEXT_COLUMN).to_pylist())
-    return values

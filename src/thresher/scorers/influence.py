@@ -1,11 +1,13 @@
 """Influence scorers on a surrogate model: `influence` (DEALRec's inverse-Hessian influence) and `tracin`.
 
-Both train (or load from the run's cache) the surrogate of `thresher.models.surrogate` in `fit()`: an MLP head on
-cached sentence embeddings, predicting `--label-field`. `influence` computes one inverse-Hessian-vector product
-(`--ihvp lissa|cg`) of the target loss's gradient and dots it with each example's gradient; `tracin` sums
-lr·∇ℓ(s)·∇L̄ over the surrogate's epoch checkpoints (cheaper, no Hessian). The target loss L̄ is the mean
-training loss, or the mean loss on `--validation FILE` (same text and label fields). Higher = removing the
-example would raise the target loss more = more important.
+Set-level scorers (`thresher.scorers.base`) in one round: the workers embed each shard into the shared embedding
+cache and save its labels (`thresher.scorers.labelled`); on the driver, `finalize` trains (or loads from the score
+directory's cache) the surrogate of `thresher.models.surrogate` (an MLP head on the cached sentence embeddings,
+predicting `--label-field`) and computes every example's score into a column that the workers read by row
+position. `influence` computes one inverse-Hessian-vector product (`--ihvp lissa|cg`) of the target loss's gradient
+and dots it with each example's gradient; `tracin` sums lr·∇ℓ(s)·∇L̄ over the surrogate's epoch checkpoints
+(cheaper, no Hessian). The target loss L̄ is the mean training loss, or the mean loss on `--validation FILE` (same
+text and label fields). Higher = removing the example would raise the target loss more = more important.
 
 References:
     Lin et al. 2024, "Data-efficient Fine-tuning for LLM-based Recommendation" (DEALRec), arXiv 2401.17197.
@@ -15,7 +17,6 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,17 +24,17 @@ import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
-from thresher.data.fields import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from thresher.errors import OptionError
 from thresher.models import surrogate
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.scorers.base import Direction, ExampleSource, RunContext, ScoreColumn, Scorer
+from thresher.scorers import labelled, state
+from thresher.scorers.base import Direction, RunContext, ScoreColumn, Scorer
 
 IHVP_SOLVERS = ("lissa", "cg")
 
 
 class SurrogateScorer(Scorer):
-    """Base of the surrogate scorers: train (or load) the surrogate in `fit`, compute every score, look up by id.
+    """Base of the surrogate scorers: the surrogate trained (or loaded) in `finalize`, scores read by position.
 
     Parameters
     ----------
@@ -55,7 +56,9 @@ class SurrogateScorer(Scorer):
     """
 
     needs_labels: ClassVar[bool] = True
-    requires_fit: ClassVar[bool] = True
+    fit_rounds: ClassVar[int] = 1
+    # 2: the surrogate trains on embeddings computed shard by shard (float-level differences).
+    version: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -76,67 +79,81 @@ class SurrogateScorer(Scorer):
         self.seed = seed
         self.device = device
 
-    _cache_dir = None
-    _surrogate: surrogate.Surrogate | None = None
+    _context: RunContext | None = None
     _scores: np.ndarray | None = None
-    _row_of: dict[Any, int] | None = None
 
     def config(self) -> surrogate.SurrogateConfig:
         return surrogate.SurrogateConfig(embedder=self.embedder, epochs=self.epochs, seed=self.seed)
 
-    def setup(self, context: RunContext) -> None:
-        self._cache_dir = context.cache_dir
+    def fit_key(self) -> dict[str, Any]:
+        """The surrogate (not the scorer): influence and tracin of one run share one fitting pass."""
+        return {"family": "surrogate", "training": surrogate.surrogate_key(self.config(), "")}
 
-    def fit(self, examples: ExampleSource) -> None:
-        ids, texts, labels = collect_labelled(examples(), self.name)
-        self._surrogate = surrogate.load_or_train(
-            ids,
-            texts,
+    def check(self) -> None:
+        """Raise `OptionError` for parameters out of range (before any work)."""
+        self.config()
+
+    def setup(self, context: RunContext) -> None:
+        self.check()
+        self._context = context
+
+    def update(self, batch: pa.RecordBatch, round: int) -> frozenset[Any]:
+        """Embed the shard (shared cache) and save its labels."""
+        labels = labelled.update_labels(self._context, batch, self.name)
+        labelled.shard_features(self._context, batch, self.embedder, self.device, self.name)
+        return labels
+
+    def merge(self, partial: frozenset[Any], other: frozenset[Any]) -> frozenset[Any]:
+        return labelled.merge_labels(partial, other)
+
+    def finalize(self, merged: frozenset[Any], round: int, context: RunContext) -> dict[str, Any]:
+        """Train (or load) the surrogate and write every example's score, in input order."""
+        self.check()
+        labels, classes = labelled.class_labels(context, merged, self.name)
+        features = labelled.all_features(context, self.embedder, self.device, self.name)
+        assert context.input_digest is not None
+        trained = surrogate.train_cached(
+            features,
             labels,
+            classes,
             self.config(),
-            cache_dir=self._cache_dir,
-            device=self.device,
+            cache_dir=context.cache_dir,
+            input_digest=context.input_digest,
             progress=self.progress_reporter("surrogate training", unit="epoch"),
         )
         target = None
         if self.validation is not None:
             target = surrogate.validation_set(
                 self.validation,
-                self._surrogate,
+                trained,
                 self.config(),
                 text_field=self.text_field,
                 label_field=self.label_field,
                 device=self.device,
             )
-        self._row_of = {example_id: row for row, example_id in enumerate(ids)}
         with surrogate.single_thread():
-            self._scores = self.compute(self._surrogate, target).astype(np.float64)
+            scores = self.compute(trained, target).astype(np.float64)
+        labelled.save_columns(context, self.name, {self.columns[0].name: scores})
+        return {
+            "surrogate": "mlp-head-on-embeddings",
+            "surrogate_source": self.embedder,
+            "surrogate_key": trained.key,
+            "surrogate_reused": trained.from_cache,
+            "classes": len(trained.classes),
+        }
 
     def compute(self, trained: surrogate.Surrogate, target: tuple[torch.Tensor, torch.Tensor] | None) -> np.ndarray:
         """One score per training example, in input order."""
         raise NotImplementedError
 
     def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        if self._scores is None or self._row_of is None:
-            raise RuntimeError(f"scorer {self.name}: call fit() before score_batch()")
-        rows = rows_of(batch, self._row_of, self.name)
-        return {self.columns[0].name: self._scores[rows]}
-
-    def provenance(self) -> dict[str, Any]:
-        if self._surrogate is None:
-            return {}
-        return {
-            "surrogate": "mlp-head-on-embeddings",
-            "surrogate_source": self.embedder,
-            "surrogate_key": self._surrogate.key,
-            "surrogate_reused": self._surrogate.from_cache,
-            "classes": len(self._surrogate.classes),
-        }
+        name = self.columns[0].name
+        if self._scores is None:
+            self._scores = labelled.load_columns(self._context, self.name, [name])[name]
+        return {name: np.asarray(self._scores[state.rows_of(batch)])}
 
     def teardown(self) -> None:
-        self._surrogate = None
         self._scores = None
-        self._row_of = None
 
 
 class InfluenceScorer(SurrogateScorer):
@@ -199,16 +216,13 @@ class InfluenceScorer(SurrogateScorer):
         self.hvp_batch_size = hvp_batch_size
 
     def check(self) -> None:
+        super().check()
         if self.ihvp not in IHVP_SOLVERS:
             raise OptionError(f"unknown --ihvp {self.ihvp!r}; choose one of {', '.join(IHVP_SOLVERS)}")
         if self.hvp_steps < 1 or self.hvp_batch_size < 1:
             raise OptionError("--hvp-steps and the HVP batch size must be at least 1")
         if not 0.0 <= self.damp < 1.0 or self.scale <= 0.0:
             raise OptionError(f"--damp must be in [0, 1) and --scale positive (got {self.damp}, {self.scale})")
-
-    def setup(self, context: RunContext) -> None:
-        self.check()
-        super().setup(context)
 
     def compute(self, trained: surrogate.Surrogate, target: tuple[torch.Tensor, torch.Tensor] | None) -> np.ndarray:
         from thresher.ops.influence import influence_scores
@@ -260,25 +274,3 @@ class TracInScorer(SurrogateScorer):
             target_targets=target_targets,
         )
         return scores.numpy()
-
-
-def collect_labelled(batches: Iterable[pa.RecordBatch], scorer: str) -> tuple[list[Any], list[str], list[Any]]:
-    """Ids, texts and labels of every example, in input order."""
-    ids: list[Any] = []
-    texts: list[str] = []
-    labels: list[Any] = []
-    for batch in batches:
-        if LABEL_COLUMN not in batch.schema.names:
-            raise OptionError(f"scorer {scorer} trains a surrogate classifier and needs labels; give --label-field")
-        ids.extend(batch.column(ID_COLUMN).to_pylist())
-        texts.extend(batch.column(TEXT_COLUMN).to_pylist())
-        labels.extend(batch.column(LABEL_COLUMN).to_pylist())
-    return ids, texts, labels
-
-
-def rows_of(batch: pa.RecordBatch, row_of: dict[Any, int], scorer: str) -> np.ndarray:
-    """Positions (in the fitted examples) of the batch's ids."""
-    try:
-        return np.array([row_of[value] for value in batch.column(ID_COLUMN).to_pylist()], dtype=np.int64)
-    except KeyError as error:
-        raise OptionError(f"scorer {scorer}: id {error.args[0]!r} was not in the examples it fit on") from None
