@@ -51,6 +51,10 @@ RESULTS = Path(__file__).parent / "results" / "repro_wordnet"
 SCORERS = ["el2n", "grand", "forgetting", "vog", "aum", "datamap", "loss"]
 COLUMNS = ["el2n", "grand", "forgetting", "vog", "aum", "confidence", "variability", "correctness", "loss"]
 KEEPS = (0.1, 0.3, 0.5, 0.7, 0.9)
+# Class balance (Influence Scores at Scale warns that pruning by difficulty empties some classes): the same
+# strategies run within each class with a budget proportional to its size (`METHOD:balanced`).
+BALANCED = ["random:balanced", "el2n:balanced", "el2n:bottom:balanced", "aum:bottom:balanced", "forgetting:balanced"]
+ALL_METHODS = ["random", "full", *COLUMNS, *(f"{column}:bottom" for column in COLUMNS), "el2n:stratified", *BALANCED]
 NOISE = 0.2
 # Batches of 256 instead of the harness's 64: a 64-row step of this small MLP costs nearly as much as a 256-row
 # one on a loaded CPU, so this is ~3x faster for the same epochs; 30 epochs still fit the head.
@@ -131,6 +135,38 @@ def summary_table(
     return lines
 
 
+def class_table(results_path: Path) -> list[str]:
+    """Markdown: per cell, the least kept class, the worst held-out class, and against random at the same keep the
+    mean per-class recall difference and the classes whose recall falls more than 0.1 below random's."""
+    cells = json.loads(results_path.read_text())["summary"]["cells"]
+    lines = [
+        "## Classes: what pruning does to each of the 45 classes",
+        "",
+        "Per cell (means over seeds): the class with the smallest share of its training examples kept, the class "
+        "with the lowest held-out recall, and against random at the same keep the mean per-class recall "
+        "difference and how many classes lose more than 0.1 recall (*left behind*).",
+        "",
+        "| method | keep | least kept class (share) | worst recall class (recall) | recall − random | left behind |",
+        "|---|---:|---|---|---:|---:|",
+    ]
+    for cell in cells:
+        brief = cell.get("classes")
+        if not brief or cell["method"] == "full":
+            continue
+        least = brief.get("least_kept")
+        worst = brief.get("worst_recall")
+        gap = brief.get("recall_vs_random")
+        lines.append(
+            f"| {cell['method']} | {cell['keep']:g} | "
+            + (f"{least[0]} ({least[1]:.2f})" if least else "")
+            + " | "
+            + (f"{worst[0]} ({worst[1]:.2f})" if worst else "")
+            + f" | {'' if gap is None or cell['method'] == 'random' else f'{gap:+.3f}'} | "
+            + f"{'' if cell['method'] == 'random' else len(brief.get('left_behind', []))} |"
+        )
+    return [*lines, ""]
+
+
 def plot_by_direction(results_path: Path, out_path: Path) -> None:
     """Accuracy vs keep in two panels (hardest kept | easiest kept, with CCS), random and full in both.
 
@@ -150,10 +186,13 @@ def plot_by_direction(results_path: Path, out_path: Path) -> None:
     panels = {
         "keep the hardest (COLUMN = COLUMN:top)": COLUMNS,
         "keep the easiest (COLUMN:bottom), and CCS": [*(f"{c}:bottom" for c in COLUMNS), "el2n:stratified"],
+        "within each class (METHOD:balanced)": BALANCED,
     }
+    panels = {title: [m for m in methods if m in values] for title, methods in panels.items()}
+    panels = {title: methods for title, methods in panels.items() if methods}
     colours = plt.get_cmap("tab10")
-    figure, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    for axis, (title, methods) in zip(axes, panels.items(), strict=True):
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5), sharey=True, squeeze=False)
+    for axis, (title, methods) in zip(axes[0], panels.items(), strict=True):
         for index, method in enumerate(["random", *methods]):
             keeps = sorted(values[method])
             means = np.array([np.mean(values[method][k]) for k in keeps])
@@ -166,7 +205,7 @@ def plot_by_direction(results_path: Path, out_path: Path) -> None:
         axis.set_xlabel("keep ratio")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="lower right")
-    axes[0].set_ylabel("held-out accuracy")
+    axes[0][0].set_ylabel("held-out accuracy")
     figure.suptitle(f"WordNet supersense, {results_path.parent.name}: mean ± std over seeds")
     figure.tight_layout()
     figure.savefig(out_path, dpi=110)
@@ -217,11 +256,11 @@ def run_condition(
     # CCS drops the hardest β first; β = 0.1 in both conditions, since with β = 0.2 `--keep 0.9` is infeasible
     # (the harness stops the whole evaluation on an infeasible cell).
     drop_hardest = 0.1
-    methods = ["random", "full", *COLUMNS, *(f"{column}:bottom" for column in COLUMNS), "el2n:stratified"]
+    methods = args.methods.split(",")
     out = RESULTS / name
     started = time.perf_counter()
     result = thresher.evaluate(
-        data, task="classify", out=out, methods=methods, keep=KEEPS, seeds=args.seeds, scores=scores,
+        data, task="classify", out=out, methods=methods, keep=args.keeps, seeds=args.seeds, scores=scores,
         eval_file=eval_path, id_field="id", label_field="label", seed=args.seed, device="cpu",
         params={"drop_hardest": drop_hardest, **CLASSIFY_OPTIONS}, show_progress=args.progress,
     )  # fmt: skip
@@ -272,6 +311,7 @@ def write_summary(
         "",
         *summary_table(runs, "accuracy", noisy_share, "flipped labels kept"),
         "",
+        *class_table(RESULTS / name / "results.json"),
     ]
     (RESULTS / name / "summary.md").write_text("\n".join(lines))
 
@@ -284,6 +324,8 @@ def main() -> None:
     parser.add_argument("--proxy-epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--conditions", default="clean,noise20")
+    parser.add_argument("--methods", default=",".join(ALL_METHODS), help="eval methods (default: all)")
+    parser.add_argument("--keeps", default=",".join(f"{keep:g}" for keep in KEEPS))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/thresher-repro-wordnet"))
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
