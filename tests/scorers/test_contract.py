@@ -221,10 +221,10 @@ def local_and_ray_scores(names: list[str], options: dict, tmp_path: Path) -> tup
     """The same labelled input scored by both engines, in three shards (the last short) on two Ray workers."""
     records = [{"text": text, "label": f"class-{row % 2}"} for row, text in enumerate(TEXTS)]
     path = write_jsonl(tmp_path / "in.jsonl", records)
-    shared = {key: options[key] for key in ("model", "dtype", "device", "embedder")}
+    shared = {key: options[key] for key in ("dtype", "device", "embedder")}
     taken = {row.name.split(".")[-1] for name in names for row in describe_params(SCORERS.get(name))}
     params = {key: value for key, value in options.items() if key not in shared and key in taken}
-    # A targeted model beats the bare one: each student scorer gets its model directory.
+    # The bare model is the tiny LM; a targeted one beats it: each student scorer gets its model directory.
     params.update({f"{name}.model": options[key] for name, key in STUDENT_MODELS.items() if name in names})
     common = {"scorers": names, "shard_rows": 6, "params": params, "label_field": "label", **shared}
     thresher.score(path, out=tmp_path / "local", **common)
