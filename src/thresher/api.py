@@ -168,16 +168,23 @@ def input_digest(fingerprint: dict[str, Any]) -> str:
 
 
 def _check_engine(
-    engine: str, address: str | None, num_gpus_per_worker: float, workers: int | None, shard_rows: int
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    *,
+    num_gpus_per_worker: float = 0.0,
+    shard_rows: int | None = None,
 ) -> None:
-    """Refuse an unknown engine, Ray options without the Ray engine, and a shard size below one row."""
+    """Refuse an unknown engine, Ray options without the Ray engine, and fewer than one worker or shard row."""
     if engine not in ("local", "ray"):
         raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
     ray_flags = {"--address": address, "--num-gpus-per-worker": num_gpus_per_worker or None, "--workers": workers}
     if engine == "local" and any(value is not None for value in ray_flags.values()):
         given = ", ".join(flag for flag, value in ray_flags.items() if value is not None)
         raise OptionError(f"{given} only apply with --engine ray")
-    if shard_rows < 1:
+    if workers is not None and workers < 1:
+        raise OptionError(f"--workers must be at least 1, got {workers}")
+    if shard_rows is not None and shard_rows < 1:
         raise OptionError(f"--shard-rows must be at least 1, got {shard_rows}")
 
 
@@ -207,7 +214,7 @@ def _score_run(
     workers: int | None = None,
 ) -> ScoreRun:
     """Check a score call's options and build its scorers (nothing is read or written yet)."""
-    _check_engine(engine, address, num_gpus_per_worker, workers, shard_rows)
+    _check_engine(engine, address, workers, num_gpus_per_worker=num_gpus_per_worker, shard_rows=shard_rows)
     items = parse_names(scorers) if isinstance(scorers, str) else list(scorers)
     if not items:
         raise OptionError("no scorer given; use --scorer NAME[,NAME...] (see `thresher scorers`)")
@@ -402,17 +409,6 @@ def select(
     )
 
 
-def _check_engine(engine: str, address: str | None, workers: int | None) -> None:
-    if engine not in ("local", "ray"):
-        raise OptionError(f"unknown --engine {engine!r}; choose local or ray")
-    if engine == "local" and (address is not None or workers is not None):
-        flags = (("--address", address), ("--workers", workers))
-        given = ", ".join(flag for flag, value in flags if value is not None)
-        raise OptionError(f"{given} only apply with --engine ray")
-    if workers is not None and workers < 1:
-        raise OptionError(f"--workers must be at least 1, got {workers}")
-
-
 def _write_selection(
     dataset: Dataset,
     rule: KeepRule,
@@ -491,7 +487,7 @@ def embed(
     from thresher.embeddings import complete_cache, embedder_identity, embeddings_root
     from thresher.scorers.embed import EmbeddingPass
 
-    _check_engine(engine, address, num_gpus_per_worker, workers, shard_rows)
+    _check_engine(engine, address, workers, num_gpus_per_worker=num_gpus_per_worker, shard_rows=shard_rows)
     dataset = open_dataset(input, Fields(text=text_field, id=id_field))
     store = ScoreStore(out)
     fingerprint = dataset.fingerprint()

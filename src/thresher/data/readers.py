@@ -271,7 +271,7 @@ class Dataset(ABC):
         return write_batches(batches, schema, out, target)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class RowRange:
     """Input rows [start, stop); stop None: to the end."""
 
