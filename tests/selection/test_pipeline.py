@@ -215,3 +215,55 @@ def test_print_config_reads_the_pipeline_file_and_nothing_else(tmp_path):
     }
     result = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "missing.yaml"), "--print-config"])
     assert result.exit_code == 2 and "missing.yaml: no such pipeline file" in result.output
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
+
+
+def test_the_example_pipelines_are_valid_and_leave_their_last_step_to_keep():
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    assert {path.name for path in files} >= {"dclm_fineweb.yaml", "d4.yaml"}
+    for path in files:
+        pipeline = load_pipeline(path)
+        assert pipeline.steps[-1].size is None, path  # usable as an eval method at every keep ratio
+    d4 = load_pipeline(EXAMPLES / "d4.yaml").record()
+    assert d4 == [{"strategy": "dedup", "by": "semdedup_keep"}, {"strategy": "top", "by": "prototype_distance"}]
+
+
+def test_the_dclm_example_runs_on_the_columns_it_names(tmp_path):
+    path = tmp_path / "input.jsonl"
+    path.write_text("".join(json.dumps({"text": f"doc {i}"}) + "\n" for i in range(200)))
+    rng = np.random.default_rng(1)
+    arrays = {
+        "minhash_keep": (rng.uniform(size=200) > 0.1).astype(np.float64),
+        "nll_mean": rng.gamma(2.0, size=200),
+        "fasttext_score": rng.uniform(size=200),
+    }
+    dataset = open_dataset(path, Fields())
+    ids = pa.array([value for batch in dataset.iter_examples() for value in batch.column("id").to_pylist()])
+    store = ScoreStore(tmp_path / "scores")
+    store.bind_input(dataset.fingerprint())
+    columns = [
+        ScoreColumn("minhash_keep", None, "k", kind=ColumnKind.FLAG),
+        ScoreColumn("nll_mean", Direction.HIGHER, "n"),
+        ScoreColumn("fasttext_score", Direction.HIGHER, "f"),
+    ]
+    run = store.start_run("hand", {}, columns, shard_rows=200)
+    run.write_shard(0, 0, ids, arrays)
+    run.finish(200, {})
+    result = thresher.select(
+        path, scores=tmp_path / "scores", pipeline=EXAMPLES / "dclm_fineweb.yaml", keep=0.3, out=tmp_path / "k.jsonl"
+    )
+    survivors = int(arrays["minhash_keep"].sum())
+    after_junk = survivors - round(0.05 * survivors)
+    assert [(step["received"], step["kept"]) for step in result.steps] == [
+        (200, survivors),
+        (survivors, after_junk),
+        (after_junk, 60),
+    ]
+    kept = result.kept_rows
+    assert arrays["minhash_keep"][kept].min() == 1.0
+    # The junk step dropped the highest NLLs among the survivors: nothing kept is above its cut.
+    flagged = np.flatnonzero(arrays["minhash_keep"] == 1)
+    cut = np.sort(arrays["nll_mean"][flagged])[after_junk - 1]
+    assert arrays["nll_mean"][kept].max() <= cut
