@@ -267,3 +267,23 @@ def test_the_dclm_example_runs_on_the_columns_it_names(tmp_path):
     flagged = np.flatnonzero(arrays["minhash_keep"] == 1)
     cut = np.sort(arrays["nll_mean"][flagged])[after_junk - 1]
     assert arrays["nll_mean"][kept].max() <= cut
+
+
+def test_a_settings_file_sets_the_pipeline_and_fusion(tmp_path):
+    data = write_scores(tmp_path)
+    pipeline = write_pipeline(
+        tmp_path / "p.yaml", "steps:\n  - {by: dup_keep, strategy: dedup}\n  - {by: junk, strategy: top}\n"
+    )
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"select:\n  pipeline: {pipeline}\n  keep: 0.3\n")
+    common = ["select", str(data["input"]), "--scores", str(data["scores"]), "--config", str(settings)]
+    result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "k.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "kept 30 of 100 examples" in result.output
+    settings.write_text("select:\n  by: junk,quality\n  fuse: z-mean\n  strategy: band\n")
+    result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "f.jsonl"), "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert "by: junk,quality\n" in result.output and "fuse: z-mean\n" in result.output
+    result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "f.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "kept 50 of 100 examples (band by z-mean(junk,quality))" in result.output
