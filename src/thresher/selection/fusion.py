@@ -83,13 +83,13 @@ def split_columns(by: str | Sequence[str], flag: str = "--by") -> list[str]:
     return names
 
 
-def check_fusable(fusion: Fusion, columns: Sequence[str], flag: str = "--by") -> None:
+def check_fusable(fusion: Fusion, columns: Sequence[str], flag: str = "--by", fuse_flag: str = "--fuse") -> None:
     """`OptionError` unless there are at least two columns and, with weights, one weight per column."""
     if len(columns) < 2:
-        raise OptionError(f"--fuse {fusion} needs at least two columns: {flag} a,b[,c...]")
+        raise OptionError(f"{fuse_flag} {fusion} needs at least two columns: {flag} a,b[,c...]")
     if fusion.weights is not None and len(fusion.weights) != len(columns):
         raise OptionError(
-            f"--fuse {fusion} gives {len(fusion.weights)} weights for the {len(columns)} columns of "
+            f"{fuse_flag} {fusion} gives {len(fusion.weights)} weights for the {len(columns)} columns of "
             f"{flag} {','.join(columns)}"
         )
 

@@ -105,10 +105,10 @@ class Step:
 
     number: int  # 1-based, as messages name it
     strategy: str
+    built: Strategy = field(compare=False, repr=False)
     by: tuple[str, ...] = ()  # none (default column or none), one column, or several with `fusion`
     fusion: Fusion | None = None
     size: StepSize | None = None
-    built: Strategy = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     @property
     def params(self) -> dict[str, Any]:
@@ -211,7 +211,7 @@ def _parse_step(entry: Any, number: int, path: Path, text_field: str, *, last: b
         built = build(cls, resolved[name])
     except ThresherError as error:
         raise OptionError(f"{where}: {error}") from None
-    return Step(number, name, by, fusion, size, built)
+    return Step(number, name, built, by, fusion, size)
 
 
 def _parse_by(value: Any) -> tuple[str, ...]:
@@ -229,7 +229,7 @@ def _check_columns(name: str, cls: type[Strategy], by: tuple[str, ...], fusion: 
     if by and not cls.reads_column():
         raise OptionError(f"strategy {name} chooses without a score column; remove by: {', '.join(by)}")
     if fusion is not None:
-        check_fusable(fusion, by, "by:")
+        check_fusable(fusion, by, "by:", "fuse:")
         if IMPORTANCE not in cls.needs and VALUES not in cls.needs or ColumnKind.SCORE not in cls.column_kinds:
             raise OptionError(f"strategy {name} does not choose by a score, so it cannot take a fused one")
     elif len(by) > 1:
@@ -239,8 +239,11 @@ def _check_columns(name: str, cls: type[Strategy], by: tuple[str, ...], fusion: 
 class ColumnValues(Protocol):
     """A score column's values over the rows a pipeline chooses from, and its direction (None for flags)."""
 
-    values: np.ndarray
-    direction: Direction | None
+    @property
+    def values(self) -> np.ndarray: ...
+
+    @property
+    def direction(self) -> Direction | None: ...
 
 
 @dataclass(frozen=True)
