@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from thresher.errors import OptionError
 from thresher.types import Direction
@@ -96,6 +95,8 @@ def check_fusable(fusion: Fusion, columns: Sequence[str], flag: str = "--by", fu
 
 def rank_scores(importance: np.ndarray) -> np.ndarray:
     """Average ranks scaled to [0, 1]: the least important row 0, the most important 1 (one row: 0.5)."""
+    from scipy.stats import rankdata  # here: `thresher select` without --fuse never loads scipy
+
     values = np.asarray(importance, dtype=np.float64)
     if values.size < 2:
         return np.full(values.size, 0.5)
