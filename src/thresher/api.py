@@ -18,17 +18,21 @@ from thresher.engine.local import DEFAULT_SHARD_ROWS, ScoringSummary, run_scorer
 from thresher.errors import InputError, OptionError
 from thresher.scorers.base import RunContext, Scorer
 from thresher.scorers.build import build_scorers, parse_names
-from thresher.selection.base import IMPORTANCE, Budget, Strategy
+from thresher.selection.base import IMPORTANCE, LABELS, TEXTS, Budget, Strategy
+from thresher.selection.fusion import check_fusable, parse_fuse, split_columns
 from thresher.selection.inputs import (
     TOKEN_COLUMN,
+    DatasetTexts,
     check_token_column,
     choose_column,
     column_direction,
     dataset_labels,
+    fused_inputs_from_store,
     inputs_from_store,
     row_count,
 )
 from thresher.selection.keep import KeepSpec, parse_keep
+from thresher.selection.pipeline import Pipeline, StepColumn, StepReport, load_pipeline, resolve_columns, run_pipeline
 from thresher.selection.registry import STRATEGIES, every_strategy
 from thresher.selection.run import check_budget, run_strategy
 from thresher.selection.streaming import KeepRule, RowsRule, Tally, kept_rows, stream_select, write_rule
@@ -261,6 +265,7 @@ class SelectionResult:
     settings: dict[str, Any] = field(default_factory=dict)  # the call's resolved settings (settings-file format)
     streamed: bool = False  # chosen in passes over the score shards rather than in memory
     score_passes: int = 0  # passes over the score shards before the writing pass (streamed only)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # a pipeline's steps: rows received, kept, dropped
 
     @property
     def pruned(self) -> int:
@@ -276,9 +281,9 @@ def select(
     input: str | Path,
     *,
     scores: str | Path,
-    by: str | None,
+    by: str | Sequence[str] | None = None,
     out: str | Path,
-    strategy: str = "top",
+    strategy: str | None = None,
     keep: str | float | int | None = None,
     budget_tokens: int | None = None,
     seed: int = 0,
@@ -292,6 +297,8 @@ def select(
     engine: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    fuse: str | None = None,
+    pipeline: str | Path | None = None,
     dry_run: bool = False,
 ) -> SelectionResult:
     """Select a subset of `input` with a strategy and write it in the input's format (or `out`'s suffix).
@@ -300,12 +307,12 @@ def select(
         input: the data the score directory was made from.
         scores: the score directory (`thresher score --out`).
         by: the column to select by; None for strategies that need none (`random`, `zip`, `dsir`) or that have
-            a default column (`dedup`: the dedup scorers' keep flags).
+            a default column (`dedup`: the dedup scorers' keep flags); several ("a,b,c" or a list) with `fuse`.
         out: where to write the kept examples.
-        strategy: a registered strategy (`thresher.selection.registry.STRATEGIES`): `top` keeps the most
-            important examples by the column's recorded direction, `bottom` the least, `random` a uniform
+        strategy: a registered strategy (`thresher.selection.registry.STRATEGIES`; default `top`): `top` keeps the
+            most important examples by the column's recorded direction, `bottom` the least, `random` a uniform
             sample, `threshold` the rows in [minimum, maximum], `stratified`/`ccs` an equal share of the budget
-            per score stratum (CCS), `ips`, `dedup`, `zip`, `dsir` (see the README).
+            per score stratum (CCS), `softmax`, `pareto`, `band`, `ips`, `dedup`, `zip`, `dsir` (see the README).
         keep: a fraction ("0.3") or a count (5000) of examples to keep.
         budget_tokens: keep examples up to this many tokens (`n_tokens`), instead of `keep`.
         seed: the only source of randomness.
@@ -315,20 +322,28 @@ def select(
         params: the strategy's parameters: a mapping (`{"strata": 20}` or `{"stratified.drop_hardest": 0.1}`),
             or layers of `Assignment`s from lowest to highest precedence (what the CLI passes: its `-p`s).
         in_memory: choose in memory even where the strategy streams. By default `top`, `bottom`, `threshold`,
-            `random` and `stratified` with `--keep` are chosen in passes over the score shards, in memory that does
-            not grow with the input (`thresher.selection.streaming`), the others and `balance_classes` in memory;
-            both keep the same rows.
+            `random`, `softmax`, `pareto`, `band` and `stratified` with `--keep` are chosen in passes over the
+            score shards, in memory that does not grow with the input (`thresher.selection.streaming`), the others,
+            `balance_classes`, `fuse` and pipelines in memory; both keep the same rows.
         engine: "local" writes `out` in this process; "ray" writes it as a directory of parts, in parallel
             (`thresher.selection.ray_write`).
         address, workers: the Ray cluster to join and the parts written at once (`--engine ray`).
+        fuse: fuse the `by` columns into one score for the strategy: "rank-mean", "z-mean" or "weights=0.5,0.3,0.2"
+            (`thresher.selection.fusion`).
+        pipeline: a pipeline file (`thresher.selection.pipeline`) instead of `by`, `strategy`, `fuse` and
+            `params`; `keep`/`budget_tokens` then size its last step.
         dry_run: resolve the strategy and its parameters, but read and write nothing (`--print-config`).
 
     Returns:
-        What was kept, and where it went.
+        What was kept, and where it went (a pipeline's steps in `steps`).
 
     Raises:
-        OptionError: an unknown strategy, a parameter it does not take, a column it cannot use, a bad budget.
+        OptionError: an unknown strategy, a parameter it does not take, a column it cannot use, a bad budget, a bad
+            pipeline file.
     """
+    if pipeline is not None:
+        _check_pipeline_options(by, strategy, fuse, params, balance_classes)
+    strategy = strategy or "top"
     if strategy not in STRATEGIES:
         raise OptionError(f"unknown --strategy {strategy!r}; choose one of {', '.join(STRATEGIES.names())}")
     if keep is not None and budget_tokens is not None:
@@ -337,6 +352,12 @@ def select(
         raise OptionError(f"--budget-tokens must be a positive number of tokens, got {budget_tokens}")
     _check_engine(engine, address, workers)
     keep_spec = parse_keep(str(keep)) if keep is not None else None
+    fusion = parse_fuse(fuse) if fuse is not None else None
+    by_columns = split_columns(by) if by is not None else []
+    if fusion is not None:
+        check_fusable(fusion, by_columns)
+    elif len(by_columns) > 1:
+        raise OptionError(f"--by {','.join(by_columns)}: several columns need --fuse rank-mean, z-mean or weights=...")
 
     # A dry run reads nothing: the fields default to the ones given (the score directory may not exist yet).
     store = ScoreStore.open(scores) if not dry_run else None
@@ -346,13 +367,16 @@ def select(
         id=id_field if id_field is not None else recorded_fields.get("id"),
         label=label_field if label_field is not None else recorded_fields.get("label"),
     )
-    built = _build_strategy(strategy, params, fields.text)
+    steps = load_pipeline(pipeline, text_field=fields.text) if pipeline is not None else None
+    built = _build_strategy(strategy, params, fields.text) if steps is None else None
     options = {
         "input": input,
         "scores": scores,
-        "by": by,
+        "pipeline": pipeline,
+        "by": ",".join(by_columns) or None,
+        "fuse": None if fusion is None else str(fusion),
         "out": out,
-        "strategy": strategy,
+        "strategy": strategy if steps is None else None,
         "keep": None if keep is None else str(keep),
         "budget_tokens": budget_tokens,
         "seed": seed,
@@ -366,47 +390,109 @@ def select(
         "address": address,
         "workers": workers,
     }
-    settings = settings_record(options, {strategy: built.params_record()})
+    settings = settings_record(options, {strategy: built.params_record()} if built is not None else {})
     if store is None:
         empty = RowsRule(np.zeros(0, dtype=np.int64), 0)
-        return SelectionResult(0, 0, by or "", strategy, Path(out), None, empty, settings=settings)
+        label = "pipeline" if steps is not None else strategy
+        return SelectionResult(0, 0, ",".join(by_columns), label, Path(out), None, empty, settings=settings)
     dataset = open_dataset(input, fields)
     store.check_input(dataset.fingerprint())
 
-    column = choose_column(strategy, type(built), store, by)
     n_rows = row_count(store)
     budget = _budget(keep_spec, budget_tokens, n_rows)
-    spec = None if in_memory or balance_classes else built.streamed(budget)
-    passes = 0
-    if spec is not None:
-        check_budget(built, budget, n_rows, strategy)
-        if budget_tokens is not None:
-            check_token_column(store)
-        direction = column_direction(store, column) if column is not None and IMPORTANCE in built.needs else None
-        cost_column = TOKEN_COLUMN if budget_tokens is not None else None
-        rule, passes = stream_select(
-            spec, store, column=column, direction=direction, cost_column=cost_column, budget=budget, seed=seed
+    if budget_tokens is not None:
+        check_token_column(store)
+    spec, passes, reports = None, 0, []
+    if steps is not None:
+        rule, reports = _run_pipeline(steps, store, dataset, budget, seed, with_costs=budget_tokens is not None)
+        column_label = ""
+    elif fusion is not None:
+        assert built is not None
+        inputs = fused_inputs_from_store(
+            strategy, type(built), store, dataset, by_columns, fusion, with_costs=budget_tokens is not None
         )
-    else:
-        inputs = inputs_from_store(type(built), store, dataset, column=column, with_costs=budget_tokens is not None)
         labels = dataset_labels(dataset) if balance_classes else None
         chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
         rule = RowsRule(chosen, inputs.n_rows, None if inputs.costs is None else inputs.costs[chosen])
+        column_label = fusion.label(by_columns)
+    else:
+        assert built is not None
+        column = choose_column(strategy, type(built), store, by_columns[0] if by_columns else None)
+        spec = None if in_memory or balance_classes else built.streamed(budget)
+        if spec is not None:
+            check_budget(built, budget, n_rows, strategy)
+            direction = column_direction(store, column) if column is not None and IMPORTANCE in built.needs else None
+            cost_column = TOKEN_COLUMN if budget_tokens is not None else None
+            rule, passes = stream_select(
+                spec, store, column=column, direction=direction, cost_column=cost_column, budget=budget, seed=seed
+            )
+        else:
+            inputs = inputs_from_store(
+                type(built), store, dataset, column=column, with_costs=budget_tokens is not None
+            )
+            labels = dataset_labels(dataset) if balance_classes else None
+            chosen = run_strategy(built, inputs, budget, seed, balance_labels=labels, name=strategy)
+            rule = RowsRule(chosen, inputs.n_rows, None if inputs.costs is None else inputs.costs[chosen])
+        column_label = column or ""
     tally = _write_selection(dataset, rule, Path(out), write_pruned, engine, address, workers)
     return SelectionResult(
         input_rows=n_rows,
         kept=tally.rows,
-        by=column or "",
-        strategy=strategy,
+        by=column_label,
+        strategy="pipeline" if steps is not None else strategy,
         out=Path(out),
         pruned_out=Path(write_pruned) if write_pruned is not None else None,
         rule=rule,
         kept_tokens=round(tally.cost) if budget_tokens is not None else None,
-        params=built.params_record(),
+        params=built.params_record() if built is not None else {},
         settings=settings,
         streamed=spec is not None,
         score_passes=passes,
+        steps=[report.record() for report in reports],
     )
+
+
+def _check_pipeline_options(
+    by: str | Sequence[str] | None, strategy: str | None, fuse: str | None, params: ParamsLike, balance: bool
+) -> None:
+    """`OptionError` for an option that a pipeline file replaces (its steps name their own)."""
+    given = [
+        flag
+        for flag, value in (("--by", by), ("--strategy", strategy), ("--fuse", fuse), ("-p", any(as_layers(params))))
+        if value
+    ]
+    if balance:
+        given.append("--balance-classes")
+    if given:
+        raise OptionError(
+            f"--pipeline FILE names each step's column, strategy and parameters; drop {', '.join(given)}"
+        )
+
+
+def _run_pipeline(
+    steps: Pipeline, store: ScoreStore, dataset: Dataset, final: Budget | None, seed: int, *, with_costs: bool
+) -> tuple[RowsRule, list[StepReport]]:
+    """The rows a pipeline keeps from the score directory's rows, chosen in memory, and each step's counts."""
+    infos = store.column_infos()
+    step_by = resolve_columns(steps, {name: info.kind for name, info in infos.items()}, source=str(store.root))
+    names = sorted({column for columns in step_by for column in columns})
+    wanted = [*names, *([TOKEN_COLUMN] if with_costs and TOKEN_COLUMN not in names else [])]
+    table = store.read_columns(wanted, with_id=False) if wanted else None
+    n_rows = table.num_rows if table is not None else row_count(store)
+
+    def column(name: str) -> np.ndarray:
+        assert table is not None
+        return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    arrays = {name: StepColumn(column(name), infos[name].direction) for name in names}
+    needs = {need for step in steps.steps for need in step.built.needs}
+    costs = column(TOKEN_COLUMN) if with_costs else None
+    texts = DatasetTexts(dataset) if TEXTS in needs else None
+    labels = dataset_labels(dataset, f"--pipeline {steps.path}") if LABELS in needs else None
+    rows, reports = run_pipeline(
+        steps, step_by, arrays, n_rows, seed=seed, final=final, texts=texts, labels=labels, costs=costs
+    )
+    return RowsRule(rows, n_rows, None if costs is None else costs[rows]), reports
 
 
 def _write_selection(

@@ -150,14 +150,24 @@ def select(
     out: Annotated[
         Path | None, typer.Option("--out", help="Where to write the kept examples (format from suffix).")
     ] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Score column to select by.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Score column to select by; several, comma-separated, with --fuse.")
+    ] = None,
     keep: Annotated[str | None, typer.Option("--keep", help="Fraction (0.3) or count (5000) to keep.")] = None,
     budget_tokens: Annotated[
         int | None, typer.Option("--budget-tokens", help="Keep examples up to this many tokens (needs n_tokens).")
     ] = None,
     strategy: Annotated[
-        str, typer.Option("--strategy", help="A strategy (`thresher strategies` lists them).")
-    ] = "top",
+        str | None, typer.Option("--strategy", help="A strategy (`thresher strategies` lists them); default top.")
+    ] = None,
+    fuse: Annotated[
+        str | None,
+        typer.Option("--fuse", help="Fuse the --by columns into one score: rank-mean | z-mean | weights=W1,W2,..."),
+    ] = None,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option("--pipeline", help="YAML file of selection steps, instead of --by/--strategy (see README)."),
+    ] = None,
     seed: SeedOption = 0,
     write_pruned: Annotated[
         Path | None, typer.Option("--write-pruned", help="Also write the examples that were dropped.")
@@ -183,6 +193,7 @@ def select(
     """Keep a subset of the input chosen by a strategy (most by a score column), written in the input's format.
 
     Strategy parameters: -p NAME=VALUE, e.g. -p minimum=0.5, -p strata=20 (`thresher strategies NAME`).
+    --pipeline FILE runs ordered steps instead, each choosing among the rows the steps before it kept.
     """
     with user_errors():
         from thresher.api import select as run_select
@@ -207,16 +218,25 @@ def select(
             engine=engine,
             address=address,
             workers=workers,
+            fuse=fuse,
+            pipeline=pipeline,
             dry_run=print_config,
         )
         if print_config:
             print_settings("select", result.settings)
             return
+        for step in result.steps:
+            by_column = f" by {step['by']}" if step["by"] else ""
+            stdout.print(
+                f"step {step['step']} {step['strategy']}{by_column}: kept {step['kept']} of {step['received']}, "
+                f"dropped {step['dropped']}"
+            )
         tokens = f", {result.kept_tokens:,} tokens" if result.kept_tokens is not None else ""
         pruned = f"; pruned {result.pruned} → {result.pruned_out}" if result.pruned_out else ""
+        how = f"pipeline {pipeline}" if pipeline is not None else result.strategy
         stdout.print(
             f"kept {result.kept} of {result.input_rows} examples{tokens} "
-            f"({result.strategy}{' by ' + result.by if result.by else ''}) → {result.out}{pruned}"
+            f"({how}{' by ' + result.by if result.by else ''}) → {result.out}{pruned}"
         )
 
 

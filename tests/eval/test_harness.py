@@ -387,7 +387,7 @@ def test_strategy_options_are_resolved_against_the_methods_strategies():
         "lm", names, [assignments_from_mapping({"drop_hardest": 0.2, "ccs.strata": 5}, "p")], {}
     )
     assert params["ccs"] == {"strata": 5, "drop_hardest": 0.2}
-    with pytest.raises(OptionError, match=r"takes 'temperature' \(it applies to strategy ips\)"):
+    with pytest.raises(OptionError, match=r"takes 'temperature' \(it applies to strategy ips, strategy softmax\)"):
         resolve_eval_params("lm", names, [assignments_from_mapping({"temperature": 2.0}, "p")], {})
     with pytest.raises(OptionError, match="drop_hardest: expected a number"):
         resolve_eval_params("lm", names, [assignments_from_mapping({"drop_hardest": "most"}, "p")], {})

@@ -38,6 +38,8 @@ def parts_bytes(directory) -> bytes:
         ("random", None, {"keep": 1234, "seed": 9}),
         ("top", "score", {"keep": 0.2, "in_memory": True}),
         ("top", "score", {"keep": 600, "balance_classes": True}),
+        ("band", "loss", {"params": {"low": 0.2, "high": 0.7}}),  # two cuts inside tie groups
+        ("softmax", "score", {"keep": 0.3, "seed": 1, "params": {"temperature": 2.0}}),
     ],
 )
 def test_parts_on_ray_are_the_local_selection_in_order(tmp_path, ray_cluster, data, strategy, by, options):

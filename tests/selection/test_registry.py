@@ -29,6 +29,9 @@ EXPECTED_PARAMS = {
     "dedup": {},
     "zip": {"k1": 10_000, "k2": 200, "k3": 100, "exclude_unpicked": False},
     "dsir": {"target": REQUIRED, "target_text_field": None, "buckets": 10_000},
+    "softmax": {"temperature": 1.0},
+    "pareto": {"alpha": 3.0},
+    "band": {"low": 0.25, "high": 0.75},
 }
 
 

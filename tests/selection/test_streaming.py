@@ -71,6 +71,12 @@ CASES = [
     ("stratified", "score", {"keep": 0.3, "seed": 2, "params": {"strata": 4}}),
     ("ccs", "loss", {"keep": 0.5, "seed": 5, "params": {"strata": 50, "drop_hardest": 0.2}}),
     ("stratified", "score", {"keep": 1.0, "params": {"strata": 1, "drop_hardest": 0.0}}),
+    ("softmax", "score", {"keep": 0.3, "seed": 2, "params": {"temperature": 0.5}}),
+    ("softmax", "loss", {"budget_tokens": 120, "seed": 1}),
+    ("pareto", "loss", {"seed": 3}),
+    ("pareto", "loss", {"keep": 0.05, "params": {"alpha": 1.0}}),
+    ("band", "score", {}),
+    ("band", "loss", {"keep": 0.2, "params": {"low": 0.5, "high": 1.0}}),
 ]
 
 
@@ -118,6 +124,11 @@ def test_streamed_top_is_the_sorted_prefix_with_ties_to_the_lower_row(tmp_path):
         ("random", None, Budget(tokens=999), {}),
         ("threshold", "score", Budget(count=300), {"minimum": 0.2}),
         ("stratified", "score", Budget(count=900), {"strata": 6, "drop_hardest": 0.15}),
+        ("softmax", "loss", Budget(count=1100), {"temperature": 0.2}),
+        ("softmax", "score", Budget(tokens=5000), {"temperature": 3.0}),
+        ("pareto", "loss", Budget(count=100), {"alpha": 0.5}),
+        ("band", "loss", None, {"low": 0.3, "high": 0.9}),
+        ("band", "score", Budget(count=1000), {"low": 0.0, "high": 0.5}),
     ],
 )
 def test_a_tiny_sketch_and_band_still_give_the_exact_rows(tmp_path, strategy, by, budget, params):
@@ -125,7 +136,7 @@ def test_a_tiny_sketch_and_band_still_give_the_exact_rows(tmp_path, strategy, by
     store = ScoreStore.open(data["scores"])
     built = STRATEGIES.get(strategy)(**params)
     direction = store.column_infos()[by].direction if by else None
-    cost_column = "n_tokens" if budget.tokens is not None else None
+    cost_column = "n_tokens" if budget is not None and budget.tokens is not None else None
     rule, passes = stream_select(
         built.streamed(budget),
         store,
@@ -209,6 +220,28 @@ def test_a_rule_split_into_parts_decides_each_part_alone_as_the_whole_does(tmp_p
     whole = np.concatenate(list(rule.masks()))
     # Parts boundaries between the tied rows: a later part must know how much of the ties earlier ones took.
     boundaries = sorted({0, 1, 37, 500, 501, 1333, 2000, int(ties[0]) + 1, int(ties[-1])})
+    parts = rule.split(boundaries)
+    split = np.concatenate(
+        [
+            np.concatenate(list(part.masks(start, stop)) or [np.zeros(0, bool)])
+            for part, start, stop in zip(parts, boundaries[:-1], boundaries[1:], strict=True)
+        ]
+    )
+    assert split.tolist() == whole.tolist()
+
+
+def test_a_band_rule_split_into_parts_decides_each_part_alone_as_the_whole_does(tmp_path):
+    data = write_scored_input(tmp_path, 2000, 64, 100, seed=1)
+    store = ScoreStore.open(data["scores"])
+    built = STRATEGIES.get("band")(low=0.3, high=0.6)
+    rule, _ = stream_select(
+        built.streamed(None), store, column="loss", direction=None, cost_column=None, budget=None, seed=0
+    )
+    for cut in (rule.lower, rule.upper):
+        assert np.flatnonzero(data["loss"] == cut.key).size > 1  # both cuts fall inside groups of equal scores
+    whole = np.concatenate(list(rule.masks()))
+    assert int(whole.sum()) == 600
+    boundaries = [0, 1, 37, 500, 501, 1333, 2000]
     parts = rule.split(boundaries)
     split = np.concatenate(
         [

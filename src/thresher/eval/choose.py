@@ -1,13 +1,15 @@
 """The choose step: the training rows every planned run trains on, all chosen before any training.
 
 The harness meets the selection strategies only here, through the same registry and `run_strategy` as
-`thresher select`: each method's strategy is built once from its resolved parameters (and prepared once: DSIR reads
+`thresher select` (a `pipeline:FILE` method through `thresher.selection.pipeline.run_pipeline`, as
+`select --pipeline`): each method's strategy is built once from its resolved parameters (and prepared once: DSIR reads
 its target file a single time), then run on the `StrategyInputs` of the training rows it declares it needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,8 +37,9 @@ def known_strategies() -> list[Chosen]:
 
 
 def strategies_of(methods: Sequence[Method]) -> list[str]:
-    """The strategy of every method that has one (`full` has none), each once, in method order."""
-    return list(dict.fromkeys(method.strategy for method in methods if not method.is_full))
+    """The strategy of every method that has one (`full` has none; a pipeline's steps build their own from its
+    file), each once, in method order."""
+    return list(dict.fromkeys(method.strategy for method in methods if not (method.is_full or method.is_pipeline)))
 
 
 def build_strategies(methods: Sequence[Method], params: Mapping[str, Mapping[str, Any]]) -> dict[str, Strategy]:
@@ -90,14 +93,44 @@ def choose_rows(
     return chosen
 
 
-def choose_all(
+@dataclass(frozen=True)
+class RunChoice:
+    """The training rows of one run, and for a pipeline what each step received and kept."""
+
+    rows: np.ndarray
+    steps: list[dict[str, Any]] | None = None
+
+
+def choose_pipeline(
+    method: Method, keep: float, seed: int, columns: Mapping[str, TrainingColumn], texts: Texts
+) -> RunChoice:
+    """The training rows a pipeline method keeps at ratio `keep` (its last step's size: that share of every training
+    row, as for the other methods), and each step's counts."""
+    from thresher.selection.pipeline import run_pipeline
+
+    assert method.pipeline is not None
+    n_rows = len(texts)
+    final = Budget(count=KeepSpec(fraction=keep).resolve(n_rows))
+    try:
+        rows, reports = run_pipeline(
+            method.pipeline, method.step_columns, columns, n_rows, seed=seed, final=final, texts=texts
+        )
+    except OptionError as error:
+        raise OptionError(f"--methods {method.name} at --keep {keep:g}: {error}") from None
+    if rows.size == 0:
+        raise OptionError(f"--methods {method.name} kept no examples at --keep {keep}")
+    return RunChoice(rows, [report.record() for report in reports])
+
+
+def choose_runs(
     runs: Sequence[PlannedRun],
     columns: Mapping[str, TrainingColumn],
     texts: Sequence[str],
     strategies: Mapping[str, Strategy],
     labels: np.ndarray | None = None,
-) -> list[np.ndarray]:
-    """The training rows of every run, in plan order; the first method that cannot keep its ratio raises.
+) -> list[RunChoice]:
+    """The training rows of every run, in plan order (with a pipeline's step counts); the first method that cannot
+    keep its ratio raises.
 
     `columns` are the methods' score columns over the training rows, `texts` the training texts, `strategies`
     the methods' strategies by name (`build_strategies`), `labels` the training rows' class indices (for
@@ -106,10 +139,24 @@ def choose_all(
     shared_texts = TextList(texts)
     chosen = []
     for run in runs:
+        if run.method.is_pipeline:
+            chosen.append(choose_pipeline(run.method, run.keep, run.seed, columns, shared_texts))
+            continue
         strategy = strategies.get(run.method.strategy)
         inputs = StrategyInputs(n_rows=len(texts))
         if strategy is not None:
             column = columns[run.method.column] if run.method.column is not None else None
             inputs = training_inputs(type(strategy), column, shared_texts)
-        chosen.append(choose_rows(run.method, run.keep, run.seed, inputs, strategy, labels))
+        chosen.append(RunChoice(choose_rows(run.method, run.keep, run.seed, inputs, strategy, labels)))
     return chosen
+
+
+def choose_all(
+    runs: Sequence[PlannedRun],
+    columns: Mapping[str, TrainingColumn],
+    texts: Sequence[str],
+    strategies: Mapping[str, Strategy],
+    labels: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """The training rows of every run, in plan order (`choose_runs` without the step counts)."""
+    return [choice.rows for choice in choose_runs(runs, columns, texts, strategies, labels)]

@@ -16,7 +16,7 @@ from thresher.cache import cache_dir
 from thresher.components import build
 from thresher.data.fields import Fields
 from thresher.data.readers import open_dataset
-from thresher.eval.choose import build_strategies, choose_all, strategies_of
+from thresher.eval.choose import build_strategies, choose_runs, strategies_of
 from thresher.eval.config import EvalConfig
 from thresher.eval.data import EvalData, TrainingColumn, open_scores, read_split, training_columns
 from thresher.eval.plan import PlannedRun, parse_method, parse_methods, plan_runs
@@ -42,7 +42,8 @@ def run_evaluation(config: EvalConfig, *, out: str | Path, show_progress: bool =
     data, columns, runs = plan_evaluation(config)
     strategies = build_strategies([run.method for run in runs], config.strategy_params)
     labels = training_labels(data, config.target_class)
-    chosen = choose_all(runs, columns, data.train.texts, strategies, labels)
+    choices = choose_runs(runs, columns, data.train.texts, strategies, labels)
+    chosen = [choice.rows for choice in choices]
 
     display = ProgressDisplay(enabled=show_progress)
     # Embedding the input (classify) or tokenising it (lm, sft) can take a while before the first run.
@@ -54,6 +55,8 @@ def run_evaluation(config: EvalConfig, *, out: str | Path, show_progress: bool =
     with display:
         class_names = data.train.labels if labels is not None else None
         results = run_plan(prepared, runs, chosen, jobs=config.jobs, display=display, labels=class_names)
+    for result, choice in zip(results, choices, strict=True):
+        result.steps = choice.steps
 
     record = {
         **config.to_record(),
@@ -101,6 +104,6 @@ def plan_evaluation(config: EvalConfig) -> tuple[EvalData, dict[str, TrainingCol
     store = open_scores(config.scores, dataset)
     methods = parse_methods(config.methods, store.column_infos() if store is not None else {})
     data = read_split(dataset, fields, config.eval_split, config.eval_file, config.seed)
-    wanted = [method.column for method in methods if method.column is not None]
+    wanted = [column for method in methods for column in method.columns]
     columns = training_columns(store, wanted, data.train_rows)
     return data, columns, plan_runs(methods, config.keep, config.seeds, config.full_seeds, config.seed)

@@ -2,38 +2,55 @@
 
 A method is `full` (every training row, once per seed), a registered strategy that needs no column (`random`,
 `zip`, `dsir`; `dedup` over its default keep-flag column), or `COLUMN[:strategy]` (a strategy of `thresher select`
-over a score column, `top` by default). Any of them but `full` takes the suffix `:balanced` (`random:balanced`,
-`el2n:bottom:balanced`): the strategy runs within each class, like `thresher select --balance-classes`.
+over a score column, `top` by default), or `pipeline:FILE` (the steps of a pipeline file, `thresher select --pipeline`,
+its last step sized by each keep ratio). Any of them but `full` and a pipeline takes the suffix `:balanced`
+(`random:balanced`, `el2n:bottom:balanced`): the strategy runs within each class, like `thresher select
+--balance-classes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from thresher.errors import OptionError
 
 if TYPE_CHECKING:
+    from thresher.selection.pipeline import Pipeline
     from thresher.store import ColumnInfo
 
 FULL = "full"  # the method that is not a strategy: every training row, once per seed
 BALANCED = "balanced"  # the method suffix that runs its strategy within each class
+PIPELINE = "pipeline"  # the method prefix of a pipeline file: pipeline:FILE
 DEFAULT_KEEPS = (0.1, 0.3, 0.5)
 
 
 @dataclass(frozen=True)
 class Method:
-    """One way to choose training rows: `random`, `full`, or a score column with a selection strategy."""
+    """One way to choose training rows: `random`, `full`, a score column with a selection strategy, or a pipeline."""
 
     name: str  # as the user wrote it, e.g. "nll_mean:bottom"
     column: str | None = None
     strategy: str = "random"
     balanced: bool = False  # the strategy runs within each class (`:balanced`)
+    pipeline: Pipeline | None = field(default=None, compare=False)  # pipeline:FILE, its steps loaded
+    step_columns: tuple[tuple[str, ...], ...] = ()  # each pipeline step's columns (resolved by parse_methods)
 
     @property
     def is_full(self) -> bool:
         return self.name == FULL
+
+    @property
+    def is_pipeline(self) -> bool:
+        return self.pipeline is not None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every score column the method reads, each once."""
+        if self.is_pipeline:
+            return tuple(dict.fromkeys(column for columns in self.step_columns for column in columns))
+        return (self.column,) if self.column is not None else ()
 
 
 def method_names(spec: str | Sequence[str]) -> tuple[str, ...]:
@@ -51,6 +68,8 @@ def parse_method(name: str) -> Method:
     """One method, its strategy checked against the registry; its column is resolved by `parse_methods`."""
     from thresher.selection.registry import STRATEGIES
 
+    if name.startswith(f"{PIPELINE}:"):
+        return _pipeline_method(name)
     base, _, suffix = name.rpartition(":")
     if suffix == BALANCED and base:
         if base == FULL:
@@ -71,6 +90,20 @@ def parse_method(name: str) -> Method:
     return Method(name, column, strategy)
 
 
+def _pipeline_method(name: str) -> Method:
+    """The method `pipeline:FILE`, its file loaded and checked (`thresher.selection.pipeline.load_pipeline`)."""
+    from thresher.selection.pipeline import load_pipeline
+
+    path = name[len(PIPELINE) + 1 :]
+    if path.endswith(f":{BALANCED}"):
+        raise OptionError(
+            f"--methods {name}: a pipeline's steps run over every class; only a strategy can be {BALANCED}"
+        )
+    if not path:
+        raise OptionError(f"--methods {name}: give the pipeline file, pipeline:FILE.yaml")
+    return Method(name, None, PIPELINE, pipeline=load_pipeline(path))
+
+
 def parse_methods(spec: str | Sequence[str], columns: Mapping[str, ColumnInfo] | Sequence[str]) -> list[Method]:
     """The methods of `--methods`, their columns checked against the score directory's: present, the default column
     of a strategy that has one (dedup), and, given `store.column_infos()` rather than names, of a kind the
@@ -81,6 +114,9 @@ def parse_methods(spec: str | Sequence[str], columns: Mapping[str, ColumnInfo] |
     known = ", ".join(sorted(columns)) or "none (give --scores DIR)"
     methods = []
     for method in (parse_method(name) for name in method_names(spec)):
+        if method.pipeline is not None:
+            methods.append(replace(method, step_columns=_pipeline_columns(method, method.pipeline, columns)))
+            continue
         if method.is_full or not STRATEGIES.get(method.strategy).reads_column():
             methods.append(method)
             continue
@@ -102,6 +138,23 @@ def parse_methods(spec: str | Sequence[str], columns: Mapping[str, ColumnInfo] |
             check_column_kind(method.strategy, STRATEGIES.get(method.strategy), method.column, kind)
         methods.append(method)
     return methods
+
+
+def _pipeline_columns(
+    method: Method, pipeline: Pipeline, columns: Mapping[str, ColumnInfo] | Sequence[str]
+) -> tuple[tuple[str, ...], ...]:
+    """Each step's columns, checked against the score directory's (their kinds too, given `column_infos()`)."""
+    from thresher.selection.pipeline import resolve_columns
+    from thresher.types import ColumnKind
+
+    if isinstance(columns, Mapping):
+        kinds = {name: info.kind for name, info in columns.items()}
+    else:
+        kinds = dict.fromkeys(columns, ColumnKind.SCORE)  # names only: presence is all that can be checked
+    try:
+        return resolve_columns(pipeline, kinds, source="the score directory (--scores)")
+    except OptionError as error:
+        raise OptionError(f"--methods {method.name}: {error}") from None
 
 
 def parse_keeps(spec: str | Sequence[float]) -> list[float]:

@@ -33,7 +33,7 @@ class RunResult:
 
     `curve` holds the checkpoints (`step`, `examples` and/or `tokens` seen, `metrics`), the last at the final step;
     with a labelled target, `class_kept` is the share of each class's training rows the run kept and
-    `class_recall` each class's held-out recall.
+    `class_recall` each class's held-out recall; a pipeline method's `steps` say what each of its steps did.
     """
 
     method: str
@@ -45,6 +45,7 @@ class RunResult:
     curve: list[dict[str, Any]] = field(default_factory=list)
     class_kept: dict[str, float] | None = None
     class_recall: dict[str, float] | None = None
+    steps: list[dict[str, Any]] | None = None  # a pipeline method's steps: rows received, kept and dropped
 
 
 @dataclass

@@ -5,9 +5,9 @@ training rows) and hand it to `thresher.selection.run.run_strategy`, which slice
 `--balance-classes` and calls `Strategy.select`; no strategy sees a dataset or a score store.
 A strategy's parameters are its keyword-only constructor (a registry component, set with `-p`); expensive I/O
 that does not depend on the rows (DSIR reading its target file) goes in `prepare`, run once before any select.
-A strategy whose choice is a prefix of the rows in some order (top, bottom, threshold, random, stratified) also says
-so in `streamed`, and `thresher select` then runs it over the score shards without holding them
-(`thresher.selection.streaming`), with the same rows as `select`.
+A strategy whose choice is a prefix of the rows in some order (top, bottom, threshold, random, stratified, softmax,
+pareto; band: the difference of two prefixes) also says so in `streamed`, and `thresher select` then runs it over
+the score shards without holding them (`thresher.selection.streaming`), with the same rows as `select`.
 """
 
 from __future__ import annotations
@@ -148,15 +148,24 @@ class Budget:
 class RankedStream:
     """A selection that keeps a prefix of the rows in one order, ties to the lower row, and can stream.
 
-    `order` is `top` (most important first), `bottom` (least important first) or `random` (ascending seeded
-    draw, `thresher.selection.draws`). With `in_range`, only rows whose raw --by value lies in [minimum, maximum]
-    (either bound open when None) are candidates, and without a budget every candidate is kept.
+    `order` is `top` (most important first), `bottom` (least important first), `random` (ascending seeded
+    draw, `thresher.selection.draws`), `softmax` (descending importance/`temperature` + seeded Gumbel noise) or
+    `pareto` (descending importance + seeded Lomax(`alpha`) noise, only rows where that exceeds 1 are
+    candidates). With `in_range`, only rows whose raw --by value lies in [minimum, maximum] (either bound open
+    when None) are candidates. Without a budget every candidate is kept (`in_range` and `pareto` only).
     """
 
     order: str
     in_range: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    temperature: float = 1.0
+    alpha: float = 3.0
+
+    @property
+    def filters(self) -> bool:
+        """True when only some rows are candidates, so that the selection needs no budget."""
+        return self.in_range or self.order == "pareto"
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,17 @@ class StratifiedStream:
     drop_hardest: float
 
 
-StreamSpec = RankedStream | StratifiedStream
+@dataclass(frozen=True)
+class BandStream:
+    """`band` as a stream: the rows whose rank by raw --by value (ascending, ties to the lower row) lies in
+    `strategies.band_ranks(n, low, high, count)`: two prefix cuts of one order."""
+
+    low: float
+    high: float
+    count: int | None = None
+
+
+StreamSpec = RankedStream | StratifiedStream | BandStream
 
 
 class Strategy(Component):

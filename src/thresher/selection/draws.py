@@ -53,3 +53,26 @@ def row_draws(seed: int, rows: np.ndarray) -> np.ndarray:
 def draw_order(n: int, seed: int) -> np.ndarray:
     """All n rows by ascending draw, ties to the lower row: the order in which a seeded random sample takes them."""
     return np.argsort(row_draws(seed, np.arange(n)), kind="stable").astype(np.int64)
+
+
+# The smallest draw a noise transform takes: row_draws can give exactly 0, whose log is -inf.
+_TINY = 2.0**-54
+
+
+def gumbel_noise(seed: int, rows: np.ndarray) -> np.ndarray:
+    """A standard Gumbel(0, 1) value for each row from its seeded draw u: −log(−log u), u floored at 2⁻⁵⁴.
+
+    `softmax` adds it to score/τ (the Gumbel-top-k trick), so a prefix of the rows by descending key is a sample
+    without replacement with probability ∝ exp(score/τ), decided row by row from the seed alone.
+    """
+    uniform = np.maximum(row_draws(seed, rows), _TINY)
+    return -np.log(-np.log(uniform))
+
+
+def lomax_noise(seed: int, rows: np.ndarray, alpha: float) -> np.ndarray:
+    """A Lomax (Pareto II) draw of shape `alpha` for each row: (1 − u)^(−1/α) − 1 from its seeded draw u.
+
+    The distribution of `numpy.random.pareto(alpha)` (NeMo Curator's draw, whose P(X > t) = (1 + t)^(−α)),
+    by inverting its CDF; 1 − u lies in (0, 1], so every value is finite and at least 0.
+    """
+    return (1.0 - row_draws(seed, rows)) ** (-1.0 / alpha) - 1.0

@@ -3,7 +3,7 @@ the input dataset, and nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,6 +12,7 @@ from thresher.data.fields import LABEL_COLUMN, TEXT_COLUMN
 from thresher.data.readers import DEFAULT_BATCH_ROWS
 from thresher.errors import OptionError, StoreError
 from thresher.selection.base import IMPORTANCE, LABELS, TEXTS, VALUES, Strategy, StrategyInputs
+from thresher.selection.fusion import Fusion, fuse
 from thresher.selection.strategies import importance
 from thresher.types import ColumnKind, Direction
 
@@ -167,6 +168,47 @@ def inputs_from_store(
         values=values,
         texts=DatasetTexts(dataset) if TEXTS in strategy.needs else None,
         labels=dataset_labels(dataset, f"--strategy {strategy.name}") if LABELS in strategy.needs else None,
+        costs=costs,
+    )
+
+
+def fused_inputs_from_store(
+    name: str,
+    strategy: type[Strategy],
+    store: ScoreStore,
+    dataset: Dataset,
+    columns: Sequence[str],
+    fusion: Fusion,
+    *,
+    with_costs: bool = False,
+) -> StrategyInputs:
+    """The inputs of `strategy` with the fused score of `columns` (`thresher.selection.fusion`) as its importance
+    (and values), read into memory with the texts, labels and costs it needs, as `inputs_from_store` reads them.
+
+    Raises
+    ------
+    OptionError
+        A strategy that does not choose by a score, a column absent or not a score, a NaN value.
+    """
+    if not strategy.reads_column() or ColumnKind.SCORE not in strategy.column_kinds:
+        raise OptionError(f"--strategy {name} does not choose by a score, so it cannot take a --fuse score")
+    infos = store.column_infos()
+    for column in columns:
+        if column not in infos:
+            available = ", ".join(sorted(infos)) or "none"
+            raise StoreError(f"{store.root}: no score column {column!r}; available: {available}")
+        check_column_kind(name, strategy, column, infos[column].kind)
+    wanted = list(dict.fromkeys([*columns, *([TOKEN_COLUMN] if with_costs else [])]))
+    table = store.read_columns(wanted, with_id=False)
+    values = {column: table.column(column).to_numpy(zero_copy_only=False).astype(np.float64) for column in columns}
+    fused = fuse(values, {column: infos[column].direction for column in columns}, fusion)
+    costs = table.column(TOKEN_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64) if with_costs else None
+    return StrategyInputs(
+        n_rows=table.num_rows,
+        importance=fused if IMPORTANCE in strategy.needs else None,
+        values=fused if VALUES in strategy.needs else None,
+        texts=DatasetTexts(dataset) if TEXTS in strategy.needs else None,
+        labels=dataset_labels(dataset, f"--strategy {name}") if LABELS in strategy.needs else None,
         costs=costs,
     )
 

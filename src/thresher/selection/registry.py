@@ -19,6 +19,9 @@ STRATEGIES: Registry[Strategy] = Registry(
         "dedup": "thresher.selection.builtin.dedup:Dedup",
         "zip": "thresher.selection.builtin.zip:Zip",
         "dsir": "thresher.selection.builtin.dsir:Dsir",
+        "softmax": "thresher.selection.builtin.softmax:Softmax",
+        "pareto": "thresher.selection.builtin.pareto:Pareto",
+        "band": "thresher.selection.builtin.band:Band",
     },
 )
 

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from thresher.errors import OptionError
-from thresher.selection.draws import draw_order, row_draws
+from thresher.selection.draws import draw_order, gumbel_noise, lomax_noise, row_draws
 from thresher.types import Direction
 
 PreferenceStrategy = Literal["top", "bottom", "random"]
@@ -122,6 +122,95 @@ def select_ips(density: np.ndarray, k: int, rng: np.random.Generator, *, tempera
     order = ips_order(density, rng, temperature=temperature)
     _check_k(k, order.size)
     return np.sort(order[:k])
+
+
+def softmax_keys(importance: np.ndarray, temperature: float, gumbel: np.ndarray) -> np.ndarray:
+    """Each row's key for `softmax` (ascending = preferred): −(importance/τ + Gumbel noise).
+
+    The rows by ascending key are a draw without replacement with P ∝ exp(importance/τ) (Gumbel top-k; the
+    sampling of QuRating, Wettig et al. 2024): any prefix of them is such a sample of its size.
+    """
+    check_temperature("softmax", temperature)
+    return -(np.asarray(importance, dtype=np.float64) / temperature + gumbel) + 0.0
+
+
+def softmax_order(importance: np.ndarray, temperature: float, seed: int) -> np.ndarray:
+    """All rows, most preferred first, for `softmax`: ascending `softmax_keys` with the rows' seeded Gumbel noise,
+    ties to the lower row."""
+    scores = _as_1d_float(importance, "importance")
+    keys = softmax_keys(scores, temperature, gumbel_noise(seed, np.arange(scores.size)))
+    return np.argsort(keys, kind="stable").astype(np.int64)
+
+
+def check_temperature(strategy: str, temperature: float) -> None:
+    """`OptionError` unless the temperature is a positive, finite number."""
+    if not (isinstance(temperature, numbers.Real) and 0 < temperature < np.inf):
+        raise OptionError(f"{strategy}: temperature must be > 0 (got {temperature}); set it with -p temperature=T")
+
+
+def pareto_margins(importance: np.ndarray, lomax: np.ndarray) -> np.ndarray:
+    """importance + X for each row, X its Lomax(α) draw: `pareto` keeps a row when this exceeds 1.
+
+    NeMo Curator's fastText quality filter keeps a document when `np.random.pareto(alpha) > 1 - score`
+    (`nemo_curator/stages/text/filters/fasttext_filter.py`, `FastTextQualityFilter.keep_document`), that is
+    score + X > 1; a larger margin is a row the rule keeps more surely.
+    """
+    return np.asarray(importance, dtype=np.float64) + lomax
+
+
+def select_pareto(importance: np.ndarray, alpha: float, seed: int, budget_count: int | None = None) -> np.ndarray:
+    """Rows NeMo Curator's Pareto rule keeps (score + Lomax(α) draw > 1), sorted by index; with `budget_count`, at
+    most that many: those with the largest margins (`pareto_margins`), ties to the lower row."""
+    order = pareto_order(importance, alpha, seed)
+    return np.sort(order if budget_count is None else order[:budget_count])
+
+
+def pareto_order(importance: np.ndarray, alpha: float, seed: int) -> np.ndarray:
+    """The rows the Pareto rule keeps, largest margin first (ties to the lower row)."""
+    check_alpha(alpha)
+    scores = _as_1d_float(importance, "importance")
+    margins = pareto_margins(scores, lomax_noise(seed, np.arange(scores.size), alpha))
+    candidates = np.flatnonzero(margins > 1.0)
+    return candidates[np.argsort(-margins[candidates] + 0.0, kind="stable")].astype(np.int64)
+
+
+def check_alpha(alpha: float) -> None:
+    """`OptionError` unless the Pareto shape is a positive, finite number."""
+    if not (isinstance(alpha, numbers.Real) and 0 < alpha < np.inf):
+        raise OptionError(f"pareto: alpha must be > 0 (got {alpha}); set it with -p alpha=A")
+
+
+def band_ranks(n: int, low: float, high: float, count: int | None = None) -> tuple[int, int]:
+    """The ranks [first, stop) of the rows (by ascending value, ties to the lower row) that `band` keeps.
+
+    Without `count`: [round(low·n), round(high·n)). With `count` rows to keep: that many, centred on the quantile
+    (low + high)/2 — first = round((low + high)/2 · n − count/2), moved into [0, n − count].
+    """
+    check_band(low, high)
+    if count is None:
+        return round(low * n), round(high * n)
+    _check_k(count, n)
+    first = min(max(round((low + high) / 2 * n - count / 2), 0), n - count)
+    return first, first + count
+
+
+def check_band(low: float, high: float) -> None:
+    """`OptionError` unless 0 <= low < high <= 1."""
+    if not (isinstance(low, numbers.Real) and isinstance(high, numbers.Real) and 0.0 <= low < high <= 1.0):
+        raise OptionError(f"band: need 0 <= low < high <= 1 (got low={low}, high={high}); set -p low=L -p high=H")
+
+
+def select_band(values: np.ndarray, low: float, high: float, count: int | None = None) -> np.ndarray:
+    """The rows whose raw value's rank (ascending, ties to the lower row) lies in `band_ranks`, sorted by index.
+
+    Raises
+    ------
+    OptionError
+        If any value is NaN, or the band is not 0 <= low < high <= 1.
+    """
+    scores = importance(values, Direction.HIGHER)  # refuses NaN, as the streamed band does
+    first, stop = band_ranks(scores.size, low, high, count)
+    return np.sort(np.argsort(scores + 0.0, kind="stable")[first:stop]).astype(np.int64)
 
 
 def select_threshold(

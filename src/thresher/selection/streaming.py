@@ -1,19 +1,23 @@
 """`thresher select` in memory that does not grow with the rows: counting passes over the score shards, then a
 streaming pass that writes the subset.
 
-A strategy that declares a `RankedStream` or a `StratifiedStream` (`Strategy.streamed`) runs here:
+A strategy that declares a `RankedStream`, a `StratifiedStream` or a `BandStream` (`Strategy.streamed`) runs here:
 
 - `top`, `bottom`, `threshold` with a budget, `random`: the rows kept are a prefix of one order (by importance,
   or by seeded draw for `random`; ties to the lower row) under a count or a token budget. `CutSearch` finds the
   exact cut in a few passes over the score column (a KLL sketch, then exact counts in a narrowing band);
 - `threshold` without a budget: every row in range, no search;
+- `softmax`: the same prefix cut of the order by importance/τ + the rows' seeded Gumbel noise; `pareto`: the rows
+  whose importance + seeded Lomax draw exceeds 1 (NeMo Curator's rule), with a budget the prefix of them by that sum;
 - `stratified`/`ccs` with `--keep`: the cut that drops the hardest rows (a top-k), then one pass that counts the
-  rows of each stratum (CCS's share of each follows from the counts), and a cut per stratum by seeded draw.
+  rows of each stratum (CCS's share of each follows from the counts), and a cut per stratum by seeded draw;
+- `band`: two prefix cuts of the ascending raw values, found in the same passes; the rows between them.
 
-Each gives a rule (`RankedRule`, `StratifiedRule`) that decides the rows chunk by chunk, in row order, from the score
-shards alone; the writers take its masks as they read the input (`Dataset.write_selected`). Every rule keeps
-exactly the rows the strategy's `select` keeps in memory, and a rule split at row boundaries (`split`) gives each
-part what it needs to decide its rows alone (the ties at a cut already taken), so parts can be written in parallel.
+Each gives a rule (`RankedRule`, `StratifiedRule`, `BandRule`) that decides the rows chunk by chunk, in row order,
+from the score shards alone; the writers take its masks as they read the input (`Dataset.write_selected`). Every
+rule keeps exactly the rows the strategy's `select` keeps in memory, and a rule split at row boundaries (`split`)
+gives each part what it needs to decide its rows alone (the ties at a cut already taken), so parts can be written in
+parallel.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ import numpy as np
 
 from thresher.errors import OptionError
 from thresher.selection import strategies
-from thresher.selection.base import Budget, RankedStream, StratifiedStream, StreamSpec
+from thresher.selection.base import BandStream, Budget, RankedStream, StratifiedStream, StreamSpec
 from thresher.selection.cut import CutSearch, PrefixCut, apply_cuts
-from thresher.selection.draws import row_draws
+from thresher.selection.draws import gumbel_noise, lomax_noise, row_draws
 from thresher.store import ScoreStore
 from thresher.types import Direction
 
@@ -177,9 +181,8 @@ class RankedRule:
             yield self._mask(chunk, spent, tally)
 
     def _mask(self, chunk: Chunk, spent: np.ndarray, tally: Tally | None) -> np.ndarray:
-        candidates = ranked_candidates(self.source, self.spec, chunk)
+        candidates, keys = ranked_candidate_keys(self.source, self.spec, self.seed, chunk)
         mask = np.zeros(chunk.rows.size, dtype=bool)
-        keys = ranked_keys(self.source, self.spec, self.seed, chunk)[candidates]
         costs = None if chunk.costs is None else chunk.costs[candidates]
         mask[candidates] = apply_cuts([self.cut], keys, costs, None, spent)
         if tally is not None:
@@ -197,24 +200,37 @@ class RankedRule:
         return parts
 
 
-def ranked_candidates(source: RowSource, spec: RankedStream, chunk: Chunk) -> np.ndarray:
-    """Positions within the chunk of the rows the ranked selection may keep (all, or those in range)."""
+def ranked_candidate_keys(
+    source: RowSource, spec: RankedStream, seed: int, chunk: Chunk
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions within the chunk of the rows the ranked selection may keep (all, those in range, or those the
+    Pareto rule keeps), and their keys: ascending key is the order of preference."""
+    keys = ranked_keys(source, spec, seed, chunk)
+    if spec.order == "pareto":
+        candidates = np.flatnonzero(keys < -1.0)  # margin = importance + draw > 1 (strategies.pareto_order)
+        return candidates, keys[candidates]
     if not spec.in_range:
-        return np.arange(chunk.rows.size)
+        return np.arange(chunk.rows.size), keys
     assert chunk.values is not None
     inside = ~np.isnan(chunk.values)
     if spec.minimum is not None:
         inside &= chunk.values >= spec.minimum
     if spec.maximum is not None:
         inside &= chunk.values <= spec.maximum
-    return np.flatnonzero(inside)
+    candidates = np.flatnonzero(inside)
+    return candidates, keys[candidates]
 
 
 def ranked_keys(source: RowSource, spec: RankedStream, seed: int, chunk: Chunk) -> np.ndarray:
-    """Each row's key: ascending key is the order of preference (`strategies.preference_order`)."""
+    """Each row's key: ascending key is the order of preference (`strategies.preference_order`, `softmax_order`,
+    `pareto_order`)."""
     if spec.order == "random":
         return row_draws(seed, chunk.rows)
     importance = source.importance(chunk)
+    if spec.order == "softmax":
+        return strategies.softmax_keys(importance, spec.temperature, gumbel_noise(seed, chunk.rows))
+    if spec.order == "pareto":
+        return -strategies.pareto_margins(importance, lomax_noise(seed, chunk.rows, spec.alpha)) + 0.0
     # + 0.0 makes -0.0 into 0.0: equal scores are one key, as they are one score in the in-memory sort.
     return (-importance if spec.order == "top" else importance) + 0.0
 
@@ -227,7 +243,7 @@ def stream_ranked(
     `search` passes `sketch_k`, `split_ranks` and `max_band` to `CutSearch` (they change the passes, not the rows).
     """
     if budget is None:
-        if not spec.in_range:
+        if not spec.filters:
             raise OptionError("a ranked selection needs a budget")
         _count_missing(source)
         return RankedRule(source, spec, seed, PrefixCut(None)), 1
@@ -241,8 +257,7 @@ def stream_ranked(
                 missing += int(np.isnan(chunk.values).sum())
                 if missing:
                     continue
-            candidates = ranked_candidates(source, spec, chunk)
-            keys = ranked_keys(source, spec, seed, chunk)[candidates]
+            candidates, keys = ranked_candidate_keys(source, spec, seed, chunk)
             this_pass.update(keys, None if unit or chunk.costs is None else chunk.costs[candidates])
         if search.passes == 0:
             _raise_missing(missing, source.n_rows)
@@ -360,6 +375,69 @@ def stream_stratified(
     return rule, drop_search.passes + strata_search.passes
 
 
+@dataclass(frozen=True)
+class BandRule:
+    """`band` in a stream: the rows the `upper` prefix cut of the ascending raw values keeps and the `lower` one
+    does not (ranks [first, stop))."""
+
+    source: RowSource
+    lower: PrefixCut
+    upper: PrefixCut
+    lower_spent: float = 0.0
+    upper_spent: float = 0.0
+
+    @property
+    def n_rows(self) -> int:
+        return self.source.n_rows
+
+    def masks(self, start: int = 0, stop: int | None = None, *, tally: Tally | None = None) -> Iterator[np.ndarray]:
+        spent = (np.array([self.lower_spent]), np.array([self.upper_spent]))
+        for chunk in self.source.chunks(start, stop):
+            mask = self._mask(chunk, spent)
+            if tally is not None:
+                tally.rows += int(mask.sum())
+                tally.cost += float(mask.sum())
+            yield mask
+
+    def _mask(self, chunk: Chunk, spent: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        assert chunk.values is not None
+        keys = chunk.values + 0.0
+        below = apply_cuts([self.lower], keys, None, None, spent[0])
+        return apply_cuts([self.upper], keys, None, None, spent[1]) & ~below
+
+    def split(self, boundaries: Sequence[int]) -> list[KeepRule]:
+        spent = (np.array([self.lower_spent]), np.array([self.upper_spent]))
+        parts: list[KeepRule] = []
+        for start, stop in zip(boundaries[:-1], boundaries[1:], strict=True):
+            parts.append(replace(self, lower_spent=float(spent[0][0]), upper_spent=float(spent[1][0])))
+            for chunk in self.source.chunks(start, stop):
+                self._mask(chunk, spent)
+        return parts
+
+
+def stream_band(source: RowSource, spec: BandStream, **search: int) -> tuple[BandRule, int]:
+    """The rule of a `band` selection and the passes over the score shards it took: the two prefix cuts (the
+    first `first` and the first `stop` rows by ascending value) are searched in the same passes."""
+    first, stop = strategies.band_ranks(source.n_rows, spec.low, spec.high, spec.count)
+    searches = [CutSearch([float(first)], **search), CutSearch([float(stop)], **search)]
+    passes = 0
+    while not all(cut_search.done for cut_search in searches):
+        running = [cut_search for cut_search in searches if not cut_search.done]
+        this_passes, missing = [cut_search.new_pass() for cut_search in running], 0
+        for chunk in source.chunks():
+            assert chunk.values is not None
+            missing += int(np.isnan(chunk.values).sum())
+            if not missing:
+                for this_pass in this_passes:
+                    this_pass.update(chunk.values + 0.0)
+        if passes == 0:
+            _raise_missing(missing, source.n_rows)
+        for cut_search, this_pass in zip(running, this_passes, strict=True):
+            cut_search.absorb(this_pass)
+        passes += 1
+    return BandRule(source, searches[0].cuts[0], searches[1].cuts[0]), passes
+
+
 def stream_select(
     spec: StreamSpec,
     store: ScoreStore,
@@ -382,6 +460,8 @@ def stream_select(
     if isinstance(spec, StratifiedStream):
         assert budget is not None and budget.count is not None
         return stream_stratified(source, spec, budget.count, seed, **search)
+    if isinstance(spec, BandStream):
+        return stream_band(source, spec, **search)
     return stream_ranked(source, spec, budget, seed, **search)
 
 
