@@ -15,6 +15,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,15 +162,7 @@ class LikelihoodScorer(Scorer):
         texts: list[str] = batch.column(TEXT_COLUMN).to_pylist()
         nll_sum = np.zeros(len(texts), dtype=np.float64)
         n_tokens = np.zeros(len(texts), dtype=np.int64)
-        if self._folds is None:
-            groups = {0: np.arange(len(texts))}
-        else:
-            from thresher.models.folds import fold_of
-
-            example_ids = batch.column(ID_COLUMN).to_pylist()
-            folds = np.array([fold_of(example_id, self._folds.k) for example_id in example_ids], dtype=np.int64)
-            groups = {fold: np.flatnonzero(folds == fold) for fold in range(self._folds.k)}
-        for fold, rows in groups.items():
+        for fold, rows in self._fold_groups(batch).items():
             if len(rows):
                 self._score_texts(self._references[fold], [texts[i] for i in rows], rows, nll_sum, n_tokens)
 
@@ -194,7 +187,6 @@ class LikelihoodScorer(Scorer):
         n_tokens: np.ndarray,
     ) -> None:
         """Add the NLL of `texts` (rows `example_rows` of the output) into `nll_sum` / `n_tokens`."""
-        from thresher.batching import token_budget_batches
         from thresher.ops.windows import sliding_windows
 
         tokenizer = reference.loaded.tokenizer
@@ -203,42 +195,50 @@ class LikelihoodScorer(Scorer):
         sequences = [[reference.context_token_id, *ids] for ids in encoded]
 
         window_example: list[int] = []
-        window_start: list[int] = []
-        window_end: list[int] = []
-        window_scored: list[int] = []
+        windows = []
         for example, sequence in enumerate(sequences):
             for window in sliding_windows(len(sequence), reference.max_length, reference.stride):
                 window_example.append(example)
-                window_start.append(window.start)
-                window_end.append(window.end)
-                window_scored.append(window.n_scored)
-        lengths = np.asarray(window_end, dtype=np.int64) - np.asarray(window_start, dtype=np.int64)
+                windows.append(window)
         windows_left = np.bincount(np.asarray(window_example, dtype=np.int64), minlength=len(texts))
         # Empty texts have nothing to predict: they are done from the start.
         already_done = int((windows_left == 0).sum())
         if already_done:
             self.report_progress(already_done, 0)
 
+        window_scored = np.asarray([window.n_scored for window in windows], dtype=np.int64)
+        for rows, row_nll in self._window_nlls(reference, sequences, window_example, windows):
+            examples = np.asarray([window_example[row] for row in rows], dtype=np.int64)
+            np.add.at(nll_sum, example_rows[examples], row_nll)
+            np.add.at(n_tokens, example_rows[examples], window_scored[rows])
+            np.subtract.at(windows_left, examples, 1)
+            finished = int(np.count_nonzero(windows_left[np.unique(examples)] == 0))
+            self.report_progress(finished, int(window_scored[rows].sum()))
+
+    def _window_nlls(
+        self, reference: _Reference, sequences: list[list[int]], window_sequence: list[int], windows: list[Any]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(window indices, their summed NLL) for each token-budget batch of `windows`, longest first.
+
+        Window `w` feeds tokens `[start, end)` of `sequences[window_sequence[w]]` and scores its last `n_scored`
+        tokens (a `thresher.ops.windows.Window`).
+        """
+        from thresher.batching import token_budget_batches
+
+        lengths = np.asarray([window.end - window.start for window in windows], dtype=np.int64)
         for rows in token_budget_batches(lengths, self._effective_batch_tokens, max_row_padding=MAX_ROW_PADDING):
             width = int(lengths[rows].max())
             input_ids = np.zeros((len(rows), width), dtype=np.int64)
             scored = np.zeros((len(rows), width), dtype=bool)  # position j predicts token j + 1
             for slot, row in enumerate(rows):
-                start, end, n_scored = window_start[row], window_end[row], window_scored[row]
+                start, end, n_scored = windows[row]
                 length = end - start
-                input_ids[slot, :length] = sequences[window_example[row]][start:end]
+                input_ids[slot, :length] = sequences[window_sequence[row]][start:end]
                 scored[slot, length - n_scored - 1 : length - 1] = True
             row_nll = self._forward_halving_on_oom(reference, input_ids, scored)
-
-            examples = np.asarray([window_example[row] for row in rows], dtype=np.int64)
-            np.add.at(nll_sum, example_rows[examples], row_nll)
-            batch_scored = np.asarray([window_scored[row] for row in rows], dtype=np.int64)
-            np.add.at(n_tokens, example_rows[examples], batch_scored)
-            np.subtract.at(windows_left, examples, 1)
-            finished = int(np.count_nonzero(windows_left[np.unique(examples)] == 0))
             self._real_tokens += int(lengths[rows].sum())
             self._padded_tokens += len(rows) * width
-            self.report_progress(finished, int(batch_scored.sum()))
+            yield rows, row_nll
 
     def _forward_halving_on_oom(self, reference: _Reference, input_ids: np.ndarray, scored: np.ndarray) -> np.ndarray:
         """Row NLLs of one batch; when the device runs out of memory, score each half separately instead.
@@ -299,6 +299,16 @@ class LikelihoodScorer(Scorer):
         return token_nll(logits, next_ids, scored).double().sum(dim=1)
 
     # ------------------------------------------------------------------ helpers
+
+    def _fold_groups(self, batch: pa.RecordBatch) -> dict[int, np.ndarray]:
+        """Rows of `batch` per reference model: all of them for one model, else by the fold that did not train on them."""
+        if self._folds is None:
+            return {0: np.arange(batch.num_rows)}
+        from thresher.models.folds import fold_of
+
+        example_ids = batch.column(ID_COLUMN).to_pylist()
+        folds = np.array([fold_of(example_id, self._folds.k) for example_id in example_ids], dtype=np.int64)
+        return {fold: np.flatnonzero(folds == fold) for fold in range(self._folds.k)}
 
     def _prepare(self, loaded: Any) -> _Reference:
         """Check the windowing options against the model and decide how to feed it."""
