@@ -81,7 +81,7 @@ class IfdScorer(LikelihoodScorer):
         ScoreColumn("ifd_nll_response", Direction.HIGHER, "mean NLL per response token of the response alone, nats"),
         ScoreColumn("ifd_n_tokens", Direction.HIGHER, "response tokens scored (after truncation)", dtype="int64"),
         ScoreColumn(
-            "ifd_keep", None, "1 if IFD ≤ 1 (the prompt helps), 0 for the pairs the IFD papers drop", kind=ColumnKind.FLAG
+            "ifd_keep", None, "1 if IFD ≤ 1 (the prompt helps), 0 for pairs the IFD papers drop", kind=ColumnKind.FLAG
         ),
     )
     version = 1
@@ -110,8 +110,9 @@ class IfdScorer(LikelihoodScorer):
 
     def setup(self, context: Any = None) -> None:
         if self.max_length is not None and self.max_length < 3:
-            raise OptionError(f"scorer ifd: max_length must be >= 3 (BOS, a prompt token, a response token), got "
-                              f"{self.max_length}")
+            raise OptionError(
+                f"scorer ifd: max_length must be >= 3 (BOS, a prompt token, a response token), got {self.max_length}"
+            )
         super().setup(context)
 
     def input_fields(self) -> dict[str, str]:

@@ -301,7 +301,7 @@ class LikelihoodScorer(Scorer):
     # ------------------------------------------------------------------ helpers
 
     def _fold_groups(self, batch: pa.RecordBatch) -> dict[int, np.ndarray]:
-        """Rows of `batch` per reference model: all of them for one model, else by the fold that did not train on them."""
+        """Rows of `batch` per reference model: all rows for one model, else by the fold that did not train on them."""
         if self._folds is None:
             return {0: np.arange(batch.num_rows)}
         from thresher.models.folds import fold_of
