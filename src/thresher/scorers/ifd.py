@@ -43,11 +43,11 @@ from thresher.data.fields import PROMPT_COLUMN, RESPONSE_COLUMN, TEXT_COLUMN
 from thresher.errors import OptionError
 from thresher.ops.ifd import ifd_columns, truncate_pair
 from thresher.ops.windows import Window
-from thresher.scorers.likelihood import LikelihoodScorer, _Reference
+from thresher.scorers.likelihood import CausalLmScorer, _Reference
 from thresher.types import ColumnKind, Direction, ScoreColumn
 
 
-class IfdScorer(LikelihoodScorer):
+class IfdScorer(CausalLmScorer):
     """Instruction-Following Difficulty of prompt/response pairs (higher = the prompt helps less = harder).
 
     Select as the papers do with `--strategy threshold --by ifd -p maximum=1` (drop IFD > 1, keep the highest),
@@ -104,9 +104,6 @@ class IfdScorer(LikelihoodScorer):
         self.device = device
         self.batch_tokens = batch_tokens
         self.max_length = max_length
-
-    # Windows are whole sequences here; the likelihood scorer's stride check only needs a valid value.
-    stride = None
 
     def setup(self, context: Any = None) -> None:
         if self.max_length is not None and self.max_length < 3:
@@ -195,7 +192,7 @@ class IfdScorer(LikelihoodScorer):
             self.report_progress(finished, int(sum(windows[window].n_scored for window in window_ids)))
 
     def provenance(self) -> dict[str, Any]:
-        """The likelihood scorer's record (model, fingerprint, tokenizer, dtype, device, ...) without its stride."""
+        """The causal-LM record (model, fingerprint, tokenizer, dtype, device, padding share) without a stride."""
         record = super().provenance()
         record.pop("stride", None)
         if getattr(self, "_references", None):
