@@ -8,9 +8,9 @@ import pytest
 
 import thresher
 from tests.conftest import HARBOUR, MARKETS, OUTLIER, SENTENCES, write_jsonl
+from tests.ops.test_prototypes import brute_force
 from thresher.engine.fit import fit_and_score
 from thresher.errors import OptionError
-from thresher.ops.prototypes import nearest_prototypes
 from thresher.scorers.prototypes import PrototypesScorer
 from thresher.store import ScoreStore
 from thresher.types import RunContext
@@ -27,17 +27,6 @@ def direct_embeddings(embedder_dir, texts: list[str]) -> np.ndarray:
 
     model = SentenceTransformer(str(embedder_dir), device="cpu")
     return model.encode(texts, normalize_embeddings=True, convert_to_numpy=True).astype(np.float64)
-
-
-def brute_force(embeddings: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid and cosine distance, one (row, centroid) pair at a time."""
-    clusters, distances = [], []
-    for row in embeddings:
-        cosine = [float(row @ c) / (np.linalg.norm(row) * np.linalg.norm(c)) for c in centroids]
-        best = int(np.argmax(cosine))
-        clusters.append(best)
-        distances.append(1.0 - cosine[best])
-    return np.array(clusters), np.array(distances)
 
 
 def fitted_scores(embedder_dir, tmp_path, *, shard_rows: int, seed: int = 0, **params):
@@ -83,19 +72,6 @@ def test_seeded_and_independent_of_the_shard_layout(tiny_embedder_dir, tmp_path)
     other_seeds = [fitted_scores(tiny_embedder_dir, tmp_path / f"s{seed}", shard_rows=3, seed=seed, clusters=3,
                                  sample=10)[0] for seed in (1, 2)]  # fmt: skip
     assert any(not np.allclose(first["prototype_distance"], other["prototype_distance"]) for other in other_seeds)
-
-
-def test_nearest_prototypes_matches_brute_force_on_unnormalised_vectors():
-    rng = np.random.default_rng(0)
-    embeddings, centroids = rng.normal(size=(40, 6)) * 3, rng.normal(size=(5, 6))
-    clusters, distances = nearest_prototypes(embeddings, centroids)
-    expected_clusters, expected_distances = brute_force(embeddings, centroids)
-    np.testing.assert_array_equal(clusters, expected_clusters)
-    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12, atol=1e-12)
-    assert (distances >= 0).all() and (distances <= 2).all()
-    # A row on a centroid's ray is at distance 0 from it.
-    on_ray, _ = nearest_prototypes(centroids[2:3] * 7.0, centroids)
-    assert on_ray.tolist() == [2]
 
 
 def test_through_score_with_the_embedding_cache_shared_with_semdedup(tiny_embedder_dir, tmp_path):
