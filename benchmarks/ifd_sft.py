@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 import thresher
+from thresher.data.corpora.build import write_jsonl
 from thresher.data.corpora.wordnet import iter_wordnet_glosses
 from thresher.models.loading import smollm2_gguf_path
 from thresher.store import ScoreStore
@@ -54,11 +55,6 @@ def build_pairs(train: int, held_out: int, seed: int, max_words: int) -> tuple[l
     rng = np.random.default_rng(seed)
     chosen = [pairs[i] for i in rng.choice(len(pairs), size=train + held_out, replace=False)]
     return chosen[:train], chosen[train:]
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    return path
 
 
 def method_stats(runs: list[dict], method: str, keep: float) -> tuple[float, float, int, int]:
@@ -148,8 +144,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ifd-sft-") as work_name:
         work = Path(work_name)
-        train_path = write_jsonl(work / "train.jsonl", train)
-        eval_path = write_jsonl(work / "held_out.jsonl", held_out)
+        train_path, eval_path = work / "train.jsonl", work / "held_out.jsonl"
+        write_jsonl(train, train_path)
+        write_jsonl(held_out, eval_path)
         score_dir = work / "scores"
         score_started = time.perf_counter()
         thresher.score(
