@@ -44,7 +44,7 @@ from thresher.errors import OptionError
 from thresher.ops.ifd import ifd_columns, truncate_pair
 from thresher.ops.windows import Window
 from thresher.scorers.likelihood import CausalLmScorer, _Reference
-from thresher.types import ColumnKind, Direction, ScoreColumn
+from thresher.types import ColumnKind, Direction, RunContext, ScoreColumn
 
 
 class IfdScorer(CausalLmScorer):
@@ -105,7 +105,7 @@ class IfdScorer(CausalLmScorer):
         self.batch_tokens = batch_tokens
         self.max_length = max_length
 
-    def setup(self, context: Any = None) -> None:
+    def setup(self, context: RunContext | None = None) -> None:
         if self.max_length is not None and self.max_length < 3:
             raise OptionError(
                 f"scorer ifd: max_length must be >= 3 (BOS, a prompt token, a response token), got {self.max_length}"
