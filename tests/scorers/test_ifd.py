@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -10,8 +12,10 @@ from typer.testing import CliRunner
 
 import thresher
 from tests.conftest import SENTENCES, write_jsonl
+from tests.scorers.test_likelihood import _save_gpt2
 from thresher.cli import app
 from thresher.errors import InputError, OptionError
+from thresher.models.folds import fold_of
 from thresher.scorers.ifd import IfdScorer
 from thresher.store import ScoreStore
 from thresher.types import RunContext
@@ -145,3 +149,32 @@ def test_provenance_names_the_model_and_the_truncation_rule(tiny_lm_dir, tmp_pat
     manifest = ScoreStore.open(tmp_path / "scores").manifest
     record = str(manifest)
     assert "fingerprint" in record and "max_length - 2" in record and "stride" not in record
+
+
+def test_a_folds_directory_scores_each_pair_with_the_model_that_did_not_train_on_it(tmp_path):
+    for fold in range(2):
+        _save_gpt2(tmp_path / f"fold-{fold}", seed=10 + fold)
+    (tmp_path / "folds.json").write_text(
+        json.dumps({"k": 2, "assignment": "blake2b-mod", "models": ["fold-0", "fold-1"]})
+    )
+    ids = [f"pair-{row}" for row in range(6)]
+    assert {fold_of(example_id, 2) for example_id in ids} == {0, 1}
+    batch = pa.record_batch(
+        {
+            "row": list(range(6)),
+            "id": ids,
+            "text": ["the cat sat", "a dog", "the lazy dog", "tokens", "the mat", "a fox"],
+            "prompt": ["a quick brown fox", "the cat sat on", "language models", "the dog", "on the", "jumps over"],
+        }
+    )
+
+    def scores(model) -> dict[str, np.ndarray]:
+        scorer = IfdScorer(model=str(model), prompt_field="prompt", dtype="float32", device="cpu")
+        scorer.setup(RunContext())
+        return scorer.score_batch(batch)
+
+    routed = scores(tmp_path)
+    per_fold = [scores(tmp_path / f"fold-{fold}") for fold in range(2)]
+    assert not np.allclose(per_fold[0]["ifd"], per_fold[1]["ifd"])
+    for row, example_id in enumerate(ids):
+        assert routed["ifd"][row] == pytest.approx(per_fold[fold_of(example_id, 2)]["ifd"][row], rel=1e-6)
