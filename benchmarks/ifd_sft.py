@@ -100,12 +100,12 @@ def summarise(result: dict, scores: dict, load: str) -> str:
                 continue
             mean, std, _, _ = method_stats(runs, method, keep)
             margin = random_mean - mean
-            word = "beat" if margin > 0 else "did not beat"
+            word = "beat" if margin > 0 else "lost to"
             noise = " (within the seed std)" if abs(margin) <= max(std, random_std) else ""
-            verdicts.append(f"{keep:.0%}: `{method}` {word} random by {margin:+.3f} nats/token{noise}")
+            verdicts.append(f"{keep:.0%}: `{method}` {word} random by {abs(margin):.3f} nats/token{noise}")
     lines += [
         "",
-        "Verdicts (NLL/token, random − method; positive = the method is better): " + "; ".join(verdicts) + ".",
+        "Verdicts (held-out NLL/token against random at the same keep): " + "; ".join(verdicts) + ".",
         "",
         f"IFD on the training pairs: median {scores['ifd']['median']:.3f} (min {scores['ifd']['min']:.3f}, max "
         f"{scores['ifd']['max']:.3f}); {scores['over_one']:.1%} of pairs have IFD > 1 (the pairs the papers drop); "
@@ -210,7 +210,8 @@ def main() -> None:
         )
     saved = json.loads((args.out / "results.json").read_text())
     saved["total_seconds"] = time.perf_counter() - started
-    (args.out / "scores.json").write_text(json.dumps({**scores, "load_before": load}, indent=2) + "\n")
+    record = {**scores, "load_before": load, "total_seconds": saved["total_seconds"]}
+    (args.out / "scores.json").write_text(json.dumps(record, indent=2) + "\n")
     (args.out / "summary.md").write_text(summarise(saved, scores, load))
     print((args.out / "summary.md").read_text())
     print(f"{len(saved['runs'])} runs, {saved['total_seconds']:.0f} s in all")
