@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -94,3 +97,22 @@ def test_through_score_with_the_embedding_cache_shared_with_semdedup(tiny_embedd
 def test_bad_options():
     with pytest.raises(OptionError, match="clusters and sample must be >= 1"):
         PrototypesScorer(clusters=0).setup(RunContext())
+
+
+def test_the_d4_example_pipeline_keeps_the_farthest_of_the_semdedup_survivors(tiny_embedder_dir, tmp_path):
+    texts = [*TEXTS, *HARBOUR[:3]]  # exact copies, which semdedup removes
+    data = write_jsonl(tmp_path / "in.jsonl", [{"text": text, "n": row} for row, text in enumerate(texts)])
+    options = {"embedder": str(tiny_embedder_dir), "device": "cpu", "shard_rows": 5}
+    thresher.score(data, scorers=["semdedup", "prototypes"], out=tmp_path / "s", params={"clusters": 3}, **options)
+    table = ScoreStore.open(tmp_path / "s").read_columns(["semdedup_keep", "prototype_distance"])
+    survivors = np.flatnonzero(table.column("semdedup_keep").to_numpy() > 0.5)
+    distance = table.column("prototype_distance").to_numpy()
+    assert 2 <= len(survivors) < len(texts)
+    d4 = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "d4.yaml"
+    wanted = len(survivors) // 2
+    result = thresher.select(data, scores=tmp_path / "s", pipeline=d4, keep=wanted, out=tmp_path / "d4.jsonl")
+    # The survivors farthest from their centroids.
+    farthest = survivors[np.argsort(-distance[survivors], kind="stable")][:wanted]
+    kept = [json.loads(line)["n"] for line in (tmp_path / "d4.jsonl").read_text().splitlines()]
+    assert result.kept == len(kept) == wanted and sorted(kept) == sorted(farthest.tolist())
+    assert [step["kept"] for step in result.steps] == [len(survivors), len(kept)]
