@@ -102,14 +102,18 @@ def test_every_scorer_parameter_reaches_the_scorer_through_p_and_through_config(
     expected = str(expected) if isinstance(expected, Path) else expected
     base = ["score", tmp_path / "in.jsonl", "--scorer", name, "--out", tmp_path / "s", "--label-field", "label"]
     by_flag = invoke(
-        *base, *required_flags(SCORERS.get(name), path), "-p", f"{name}.{'.'.join(path)}={value}", "--print-config"
+        *base,
+        *required_flags(SCORERS.get(name), path, name),
+        "-p",
+        f"{name}.{'.'.join(path)}={value}",
+        "--print-config",
     )
     assert by_flag.exit_code == 0, by_flag.output
     assert dig(printed_params(by_flag.output, "score", name), path) == expected
 
     settings = tmp_path / "study.yaml"
     settings.write_text(yaml.safe_dump({"score": {"params": {f"{name}.{'.'.join(path)}": value}}}))
-    by_file = invoke(*base, *required_flags(SCORERS.get(name), path), "--config", settings, "--print-config")
+    by_file = invoke(*base, *required_flags(SCORERS.get(name), path, name), "--config", settings, "--print-config")
     assert by_file.exit_code == 0, by_file.output
     assert dig(printed_params(by_file.output, "score", name), path) == expected
 

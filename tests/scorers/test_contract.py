@@ -17,6 +17,9 @@ from thresher.store import ScoreStore
 from thresher.types import ColumnKind, Direction
 
 TEXTS = SENTENCES + [sentence.upper() for sentence in SENTENCES]
+# Each example's prompt, for the scorers that read prompt/response pairs: the next text, so row r's pair is the same
+# whichever rows share its batch.
+PROMPTS = [TEXTS[(row + 1) % len(TEXTS)] for row in range(len(TEXTS))]
 
 # Scorers whose output depends on random draws (hash functions, permutations, k-means starts, proxy and surrogate
 # initialisation, LoRA's random A), all seeded by the scorer's `seed` parameter, which the run's --seed sets.
@@ -32,17 +35,21 @@ SEEDED = {
     "influence",
     "loss",
     "minhash",
+    "prototypes",
     "semdedup",
     "tracin",
     "vog",
 }
 # Scorers that are a function of the model and the text alone: another seed must not change them.
-UNSEEDED = {"ask-llm", "compression", "fasttext", "likelihood", "student-head"}
+UNSEEDED = {"ask-llm", "compression", "fasttext", "ifd", "likelihood", "student-head"}
 # The dedup scorers' outputs are decisions, which a seed flips only for pairs near the threshold or a cluster
 # boundary; a few other seeds are tried, and one of them must change the scores.
 OTHER_SEEDS = (1, 2, 3, 4)
 # Scorers whose `model` is a `thresher distill` model directory, not a causal LM: the fixture's student of that kind.
 STUDENT_MODELS = {"fasttext": "fasttext_model", "student-head": "head_model"}
+# Scorers of prompt/response pairs: they read the `prompt` field (the batch's `prompt` column), the text being the
+# response. Other scorers that can take a prompt (effort) are contract-tested on plain texts.
+PROMPT_READERS = {"ifd"}
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +80,8 @@ def make_scorer(name: str, options: dict) -> Scorer:
     cls = SCORERS.get(name)
     if name in STUDENT_MODELS:
         options = {**options, "model": options[STUDENT_MODELS[name]]}
+    if name in PROMPT_READERS:
+        options = {**options, "prompt_field": "prompt"}
     return build(cls, resolve_params([Chosen(name, cls)], [], forwarded=options)[name])
 
 
@@ -82,7 +91,8 @@ def batch_of(texts: list[str], first: int = 0) -> pa.RecordBatch:
     ids = [f"id-{first + i}" for i in range(len(texts))]
     # Every batch carries labels, as when the run has a --label-field; scorers that need none ignore them.
     labels = [f"class-{(first + i) % 2}" for i in range(len(texts))]
-    return pa.record_batch({"row": rows, "id": ids, "text": texts, "label": labels})
+    prompts = PROMPTS[first : first + len(texts)]  # as the reader adds them for a --prompt-field
+    return pa.record_batch({"row": rows, "id": ids, "text": texts, "label": labels, "prompt": prompts})
 
 
 def score_with_a_new_scorer(name: str, options: dict, seed: int, cache: Path) -> tuple[dict, dict]:
@@ -173,10 +183,11 @@ def test_two_fresh_scorers_with_one_seed_agree_and_another_seed_changes_only_see
 # ------------------------------------------------------------------------------------ the Ray engine
 
 # One scorer per family runs on Ray in the default suite; the rest are `slow` (each scorer's actor pool costs a few
-# seconds to start, mostly importing torch).
+# seconds to start, mostly importing torch). ifd is the one that reads a prompt field on the Ray workers.
 RAY_DEFAULT = [
     "compression",
     "likelihood",
+    "ifd",
     "density",
     "minhash",
     "semdedup",
@@ -219,13 +230,14 @@ def assert_same_scores(local: pa.Table, on_ray: pa.Table, names: list[str]) -> N
 
 def local_and_ray_scores(names: list[str], options: dict, tmp_path: Path) -> tuple[pa.Table, pa.Table]:
     """The same labelled input scored by both engines, in three shards (the last short) on two Ray workers."""
-    records = [{"text": text, "label": f"class-{row % 2}"} for row, text in enumerate(TEXTS)]
+    records = [{"text": text, "label": f"class-{row % 2}", "prompt": PROMPTS[row]} for row, text in enumerate(TEXTS)]
     path = write_jsonl(tmp_path / "in.jsonl", records)
     shared = {key: options[key] for key in ("dtype", "device", "embedder")}
     taken = {row.name.split(".")[-1] for name in names for row in describe_params(SCORERS.get(name))}
     params = {key: value for key, value in options.items() if key not in shared and key in taken}
     # The bare model is the tiny LM; a targeted one beats it: each student scorer gets its model directory.
     params.update({f"{name}.model": options[key] for name, key in STUDENT_MODELS.items() if name in names})
+    params.update({f"{name}.prompt_field": "prompt" for name in PROMPT_READERS if name in names})
     common = {"scorers": names, "shard_rows": 6, "params": params, "label_field": "label", **shared}
     thresher.score(path, out=tmp_path / "local", **common)
     thresher.score(path, out=tmp_path / "ray", engine="ray", workers=2, **common)

@@ -33,7 +33,7 @@ def default_cluster_count(n_examples: int) -> int:
 def kmeans_labels(embeddings: np.ndarray, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded spherical-ish k-means: (cluster label per row, unit-length centroids), clusters clipped to n."""
     centroids = fit_centroids(embeddings, clusters, seed)
-    return assign_clusters(embeddings, centroids), _unit(centroids)
+    return assign_clusters(embeddings, centroids), unit_rows(centroids)
 
 
 def sample_rows(n_rows: int, size: int, seed: int) -> np.ndarray:
@@ -80,7 +80,7 @@ def assign_clusters(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarray
 
 def centroid_distances(embeddings: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """1 − cosine similarity of each unit-length row to its cluster's (unit-length) centroid, float64."""
-    unit = _unit(np.asarray(centroids, dtype=np.float32)).astype(np.float64)
+    unit = unit_rows(np.asarray(centroids, dtype=np.float32)).astype(np.float64)
     embeddings = np.asarray(embeddings, dtype=np.float64)
     return 1.0 - np.einsum("ij,ij->i", embeddings, unit[np.asarray(labels)])
 
@@ -100,7 +100,8 @@ def dedup_cluster(members: np.ndarray, embeddings: np.ndarray, distances: np.nda
     return duplicate_of
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows left as they are)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
 
@@ -156,7 +157,7 @@ def semdedup(embeddings: np.ndarray, *, clusters: int, eps: float, seed: int = 0
     if n_rows == 0:
         empty = np.zeros(0, dtype=np.int64)
         return SemDedupResult(empty, np.zeros(0, dtype=bool), empty)
-    embeddings = _unit(np.asarray(embeddings, dtype=np.float32))
+    embeddings = unit_rows(np.asarray(embeddings, dtype=np.float32))
     centroids = fit_centroids(embeddings, clusters, seed)
     labels = assign_clusters(embeddings, centroids)
     distances = centroid_distances(embeddings, labels, centroids)

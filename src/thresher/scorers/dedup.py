@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -68,7 +68,34 @@ class _Representatives:
         return kept.astype(np.float64), duplicate_of
 
 
-class SemDedupScorer(Scorer):
+class EmbeddedShards:
+    """What the scorers over the shared embedding cache (semdedup, prototypes) share: a shard's vectors, read from the
+    cache or embedded into it, and the embedder's provenance.
+
+    The class has `name`, `embedder`, `device` and `batch_size`; `setup` sets `_context`.
+    """
+
+    name: ClassVar[str]
+    embedder: str
+    device: str
+    batch_size: int
+    _context: RunContext | None = None
+    _embedder: Any = None
+
+    def _vectors(self, batch: pa.RecordBatch) -> np.ndarray:
+        if self._embedder is None:
+            self._embedder = shard_embedder(self._context, self.embedder, self.device, self.name)
+            self._embedder.batch_size = self.batch_size
+        return self._embedder.vectors(batch)
+
+    def provenance(self) -> dict[str, Any]:
+        from thresher.embeddings import embedder_identity
+
+        identity = embedder_identity(self.embedder)
+        return {"embedder": self.embedder, "embedder_fingerprint": identity["fingerprint"], "device": self.device}
+
+
+class SemDedupScorer(EmbeddedShards, Scorer):
     """SemDeDup: k-means over sentence embeddings, then one kept example per group of near-identical meaning.
 
     Within a cluster, an example whose cosine similarity to a kept one exceeds `1 - eps` is its duplicate; the
@@ -135,8 +162,6 @@ class SemDedupScorer(Scorer):
         self.device = device
         self.batch_size = batch_size
 
-    _context: RunContext | None = None
-    _embedder: Any = None
     _decided: _Representatives | None = None
 
     def setup(self, context: RunContext) -> None:
@@ -145,12 +170,6 @@ class SemDedupScorer(Scorer):
         if self.sample < 1 or (self.clusters is not None and self.clusters < 1):
             raise OptionError("semdedup: sample and clusters must be at least 1")
         self._context = context
-
-    def _vectors(self, batch: pa.RecordBatch) -> np.ndarray:
-        if self._embedder is None:
-            self._embedder = shard_embedder(self._context, self.embedder, self.device, self.name)
-            self._embedder.batch_size = self.batch_size
-        return self._embedder.vectors(batch)
 
     def update(self, batch: pa.RecordBatch, round: int) -> None:
         """Round 0: embed the shard (and keep its ids); round 1: its nearest centroids and distances to them."""
@@ -202,12 +221,6 @@ class SemDedupScorer(Scorer):
         keep, duplicate_of = self._decided.lookup(batch)
         self.report_progress(batch.num_rows)
         return {"semdedup_keep": keep, "duplicate_of": duplicate_of}
-
-    def provenance(self) -> dict[str, Any]:
-        from thresher.embeddings import embedder_identity
-
-        identity = embedder_identity(self.embedder)
-        return {"embedder": self.embedder, "embedder_fingerprint": identity["fingerprint"], "device": self.device}
 
     def teardown(self) -> None:
         self._decided = None

@@ -15,6 +15,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,52 +45,14 @@ class _Reference:
     uses_hidden_head: bool  # apply the LM head ourselves to scored positions only
 
 
-class LikelihoodScorer(Scorer):
-    """A reference causal LM's NLL of each example (higher = more informative = more important).
+class CausalLmScorer(Scorer):
+    """Base of the scorers that read NLLs off a causal LM (likelihood, ifd): loading, batching, provenance.
 
-    Parameters
-    ----------
-    model:
-        Hugging Face id, local directory or `.gguf` file of a causal LM, or a `thresher train-ref --folds K`
-        directory (each example is then scored by the fold model that did not train on it).
-    dtype:
-        auto (bf16 where the hardware runs it fast) | float32 | bfloat16.
-    device:
-        auto | cpu | cuda.
-    batch_tokens:
-        Token budget of one forward pass, padding included (rows × longest row); halved on out-of-memory.
-    max_length:
-        Most tokens per forward pass (default: the model's context); longer examples are scored in sliding windows.
-    stride:
-        How far sliding windows move (default max_length // 2); a later window keeps max_length − stride tokens of
-        left context.
+    A subclass takes `model`, `dtype`, `device`, `batch_tokens` and `max_length` (and `stride` if it scores in
+    sliding windows), and scores windows of token sequences with `_window_nlls`.
     """
 
-    name = "likelihood"
-    columns = (
-        ScoreColumn("nll_sum", Direction.HIGHER, "total NLL of the text in nats (its description length)"),
-        ScoreColumn("nll_mean", Direction.HIGHER, "mean NLL per predicted token, nats"),
-        ScoreColumn("ppl", Direction.HIGHER, "perplexity, exp(nll_mean)"),
-        ScoreColumn("bits_per_byte", Direction.HIGHER, "NLL in bits per UTF-8 byte of the text"),
-        ScoreColumn("n_tokens", Direction.HIGHER, "number of predicted tokens", dtype="int64"),
-    )
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        dtype: str = "auto",
-        device: str = "auto",
-        batch_tokens: int = 4096,
-        max_length: int | None = None,
-        stride: int | None = None,
-    ) -> None:
-        self.model = model
-        self.dtype = dtype
-        self.device = device
-        self.batch_tokens = batch_tokens
-        self.max_length = max_length
-        self.stride = stride
+    stride: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,93 +115,30 @@ class LikelihoodScorer(Scorer):
             record["fingerprint"] = _combine_digests([reference.loaded.fingerprint for reference in references])
         return record
 
-    # ------------------------------------------------------------------ scoring
+    def _window_nlls(
+        self, reference: _Reference, sequences: list[list[int]], window_sequence: list[int], windows: list[Any]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(window indices, their summed NLL) for each token-budget batch of `windows`, longest first.
 
-    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        """Score every text of `batch`; see the class docstring for the columns."""
-        if not getattr(self, "_references", None):
-            raise RuntimeError("LikelihoodScorer.setup() must run before score_batch()")
-        texts: list[str] = batch.column(TEXT_COLUMN).to_pylist()
-        nll_sum = np.zeros(len(texts), dtype=np.float64)
-        n_tokens = np.zeros(len(texts), dtype=np.int64)
-        if self._folds is None:
-            groups = {0: np.arange(len(texts))}
-        else:
-            from thresher.models.folds import fold_of
-
-            example_ids = batch.column(ID_COLUMN).to_pylist()
-            folds = np.array([fold_of(example_id, self._folds.k) for example_id in example_ids], dtype=np.int64)
-            groups = {fold: np.flatnonzero(folds == fold) for fold in range(self._folds.k)}
-        for fold, rows in groups.items():
-            if len(rows):
-                self._score_texts(self._references[fold], [texts[i] for i in rows], rows, nll_sum, n_tokens)
-
-        n_bytes = np.array([len(text.encode("utf-8")) for text in texts], dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            nll_mean = np.where(n_tokens > 0, nll_sum / np.maximum(n_tokens, 1), np.nan)
-            bits_per_byte = np.where(n_bytes > 0, nll_sum / (math.log(2) * np.maximum(n_bytes, 1)), np.nan)
-        return {
-            "nll_sum": nll_sum,
-            "nll_mean": nll_mean,
-            "ppl": np.exp(nll_mean),
-            "bits_per_byte": bits_per_byte,
-            "n_tokens": n_tokens,
-        }
-
-    def _score_texts(
-        self,
-        reference: _Reference,
-        texts: list[str],
-        example_rows: np.ndarray,
-        nll_sum: np.ndarray,
-        n_tokens: np.ndarray,
-    ) -> None:
-        """Add the NLL of `texts` (rows `example_rows` of the output) into `nll_sum` / `n_tokens`."""
+        Window `w` feeds tokens `[start, end)` of `sequences[window_sequence[w]]` and scores its last `n_scored`
+        tokens (a `thresher.ops.windows.Window`).
+        """
         from thresher.batching import token_budget_batches
-        from thresher.ops.windows import sliding_windows
 
-        tokenizer = reference.loaded.tokenizer
-        # Special tokens are never added by the tokenizer: we add the context token ourselves, exactly once.
-        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        sequences = [[reference.context_token_id, *ids] for ids in encoded]
-
-        window_example: list[int] = []
-        window_start: list[int] = []
-        window_end: list[int] = []
-        window_scored: list[int] = []
-        for example, sequence in enumerate(sequences):
-            for window in sliding_windows(len(sequence), reference.max_length, reference.stride):
-                window_example.append(example)
-                window_start.append(window.start)
-                window_end.append(window.end)
-                window_scored.append(window.n_scored)
-        lengths = np.asarray(window_end, dtype=np.int64) - np.asarray(window_start, dtype=np.int64)
-        windows_left = np.bincount(np.asarray(window_example, dtype=np.int64), minlength=len(texts))
-        # Empty texts have nothing to predict: they are done from the start.
-        already_done = int((windows_left == 0).sum())
-        if already_done:
-            self.report_progress(already_done, 0)
-
+        lengths = np.asarray([window.end - window.start for window in windows], dtype=np.int64)
         for rows in token_budget_batches(lengths, self._effective_batch_tokens, max_row_padding=MAX_ROW_PADDING):
             width = int(lengths[rows].max())
             input_ids = np.zeros((len(rows), width), dtype=np.int64)
             scored = np.zeros((len(rows), width), dtype=bool)  # position j predicts token j + 1
             for slot, row in enumerate(rows):
-                start, end, n_scored = window_start[row], window_end[row], window_scored[row]
+                start, end, n_scored = windows[row]
                 length = end - start
-                input_ids[slot, :length] = sequences[window_example[row]][start:end]
+                input_ids[slot, :length] = sequences[window_sequence[row]][start:end]
                 scored[slot, length - n_scored - 1 : length - 1] = True
             row_nll = self._forward_halving_on_oom(reference, input_ids, scored)
-
-            examples = np.asarray([window_example[row] for row in rows], dtype=np.int64)
-            np.add.at(nll_sum, example_rows[examples], row_nll)
-            batch_scored = np.asarray([window_scored[row] for row in rows], dtype=np.int64)
-            np.add.at(n_tokens, example_rows[examples], batch_scored)
-            np.subtract.at(windows_left, examples, 1)
-            finished = int(np.count_nonzero(windows_left[np.unique(examples)] == 0))
             self._real_tokens += int(lengths[rows].sum())
             self._padded_tokens += len(rows) * width
-            self.report_progress(finished, int(batch_scored.sum()))
+            yield rows, row_nll
 
     def _forward_halving_on_oom(self, reference: _Reference, input_ids: np.ndarray, scored: np.ndarray) -> np.ndarray:
         """Row NLLs of one batch; when the device runs out of memory, score each half separately instead.
@@ -300,6 +200,16 @@ class LikelihoodScorer(Scorer):
 
     # ------------------------------------------------------------------ helpers
 
+    def _fold_groups(self, batch: pa.RecordBatch) -> dict[int, np.ndarray]:
+        """Rows of `batch` per reference model: all rows for one model, else by the fold that did not train on them."""
+        if self._folds is None:
+            return {0: np.arange(batch.num_rows)}
+        from thresher.models.folds import fold_of
+
+        example_ids = batch.column(ID_COLUMN).to_pylist()
+        folds = np.array([fold_of(example_id, self._folds.k) for example_id in example_ids], dtype=np.int64)
+        return {fold: np.flatnonzero(folds == fold) for fold in range(self._folds.k)}
+
     def _prepare(self, loaded: Any) -> _Reference:
         """Check the windowing options against the model and decide how to feed it."""
         import torch
@@ -343,6 +253,116 @@ class LikelihoodScorer(Scorer):
     def _padded_fraction(self) -> float:
         padded = getattr(self, "_padded_tokens", 0)
         return 0.0 if padded == 0 else 1.0 - self._real_tokens / padded
+
+
+class LikelihoodScorer(CausalLmScorer):
+    """A reference causal LM's NLL of each example (higher = more informative = more important).
+
+    Parameters
+    ----------
+    model:
+        Hugging Face id, local directory or `.gguf` file of a causal LM, or a `thresher train-ref --folds K`
+        directory (each example is then scored by the fold model that did not train on it).
+    dtype:
+        auto (bf16 where the hardware runs it fast) | float32 | bfloat16.
+    device:
+        auto | cpu | cuda.
+    batch_tokens:
+        Token budget of one forward pass, padding included (rows × longest row); halved on out-of-memory.
+    max_length:
+        Most tokens per forward pass (default: the model's context); longer examples are scored in sliding windows.
+    stride:
+        How far sliding windows move (default max_length // 2); a later window keeps max_length − stride tokens of
+        left context.
+    """
+
+    name = "likelihood"
+    columns = (
+        ScoreColumn("nll_sum", Direction.HIGHER, "total NLL of the text in nats (its description length)"),
+        ScoreColumn("nll_mean", Direction.HIGHER, "mean NLL per predicted token, nats"),
+        ScoreColumn("ppl", Direction.HIGHER, "perplexity, exp(nll_mean)"),
+        ScoreColumn("bits_per_byte", Direction.HIGHER, "NLL in bits per UTF-8 byte of the text"),
+        ScoreColumn("n_tokens", Direction.HIGHER, "number of predicted tokens", dtype="int64"),
+    )
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_tokens: int = 4096,
+        max_length: int | None = None,
+        stride: int | None = None,
+    ) -> None:
+        self.model = model
+        self.dtype = dtype
+        self.device = device
+        self.batch_tokens = batch_tokens
+        self.max_length = max_length
+        self.stride = stride
+
+    # ------------------------------------------------------------------ scoring
+
+    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        """Score every text of `batch`; see the class docstring for the columns."""
+        if not getattr(self, "_references", None):
+            raise RuntimeError("LikelihoodScorer.setup() must run before score_batch()")
+        texts: list[str] = batch.column(TEXT_COLUMN).to_pylist()
+        nll_sum = np.zeros(len(texts), dtype=np.float64)
+        n_tokens = np.zeros(len(texts), dtype=np.int64)
+        for fold, rows in self._fold_groups(batch).items():
+            if len(rows):
+                self._score_texts(self._references[fold], [texts[i] for i in rows], rows, nll_sum, n_tokens)
+
+        n_bytes = np.array([len(text.encode("utf-8")) for text in texts], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nll_mean = np.where(n_tokens > 0, nll_sum / np.maximum(n_tokens, 1), np.nan)
+            bits_per_byte = np.where(n_bytes > 0, nll_sum / (math.log(2) * np.maximum(n_bytes, 1)), np.nan)
+        return {
+            "nll_sum": nll_sum,
+            "nll_mean": nll_mean,
+            "ppl": np.exp(nll_mean),
+            "bits_per_byte": bits_per_byte,
+            "n_tokens": n_tokens,
+        }
+
+    def _score_texts(
+        self,
+        reference: _Reference,
+        texts: list[str],
+        example_rows: np.ndarray,
+        nll_sum: np.ndarray,
+        n_tokens: np.ndarray,
+    ) -> None:
+        """Add the NLL of `texts` (rows `example_rows` of the output) into `nll_sum` / `n_tokens`."""
+        from thresher.ops.windows import sliding_windows
+
+        tokenizer = reference.loaded.tokenizer
+        # Special tokens are never added by the tokenizer: we add the context token ourselves, exactly once.
+        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        sequences = [[reference.context_token_id, *ids] for ids in encoded]
+
+        window_example: list[int] = []
+        windows = []
+        for example, sequence in enumerate(sequences):
+            for window in sliding_windows(len(sequence), reference.max_length, reference.stride):
+                window_example.append(example)
+                windows.append(window)
+        windows_left = np.bincount(np.asarray(window_example, dtype=np.int64), minlength=len(texts))
+        # Empty texts have nothing to predict: they are done from the start.
+        already_done = int((windows_left == 0).sum())
+        if already_done:
+            self.report_progress(already_done, 0)
+
+        window_scored = np.asarray([window.n_scored for window in windows], dtype=np.int64)
+        for rows, row_nll in self._window_nlls(reference, sequences, window_example, windows):
+            examples = np.asarray([window_example[row] for row in rows], dtype=np.int64)
+            np.add.at(nll_sum, example_rows[examples], row_nll)
+            np.add.at(n_tokens, example_rows[examples], window_scored[rows])
+            np.subtract.at(windows_left, examples, 1)
+            finished = int(np.count_nonzero(windows_left[np.unique(examples)] == 0))
+            self.report_progress(finished, int(window_scored[rows].sum()))
 
 
 def _combine_digests(digests: list[str]) -> str:

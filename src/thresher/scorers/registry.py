@@ -8,10 +8,12 @@ from thresher.scorers.base import Scorer
 # name -> "module:Class"; imported lazily so `import thresher` stays light.
 _BUILTIN: dict[str, str] = {
     "likelihood": "thresher.scorers.likelihood:LikelihoodScorer",
+    "ifd": "thresher.scorers.ifd:IfdScorer",
     "compression": "thresher.scorers.compression:CompressionScorer",
     "ask-llm": "thresher.scorers.ask_llm:AskLlmScorer",
     "density": "thresher.scorers.density:DensityScorer",
     "semdedup": "thresher.scorers.dedup:SemDedupScorer",
+    "prototypes": "thresher.scorers.prototypes:PrototypesScorer",
     "minhash": "thresher.scorers.dedup:MinHashScorer",
     "el2n": "thresher.scorers.dynamics:EL2NScorer",
     "grand": "thresher.scorers.dynamics:GraNdScorer",
