@@ -32,6 +32,7 @@ SEEDED = {
     "influence",
     "loss",
     "minhash",
+    "oof",
     "semdedup",
     "tracin",
     "vog",
@@ -175,7 +176,16 @@ def test_two_fresh_scorers_with_one_seed_agree_and_another_seed_changes_only_see
 # One scorer per family runs on Ray in the default suite; the rest are `slow` (each scorer's actor pool costs a few
 # seconds to start, mostly importing torch).
 RAY_DEFAULT = [
-    "compression", "likelihood", "density", "minhash", "semdedup", "el2n", "influence", "effort", "dealrec", "fasttext"
+    "compression",
+    "likelihood",
+    "density",
+    "minhash",
+    "semdedup",
+    "el2n",
+    "influence",
+    "effort",
+    "dealrec",
+    "fasttext",
 ]
 RAY_SLOW = [name for name in SCORERS.names() if name not in RAY_DEFAULT]
 

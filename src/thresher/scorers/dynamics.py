@@ -14,11 +14,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from thresher.errors import OptionError
 from thresher.models import proxy
 from thresher.models.embedder import DEFAULT_EMBEDDER
 from thresher.ops import dynamics
 from thresher.scorers import labelled, state
-from thresher.scorers.base import Direction, RunContext, ScoreColumn, Scorer
+from thresher.scorers.base import ColumnKind, Direction, RunContext, ScoreColumn, Scorer
+
+# Where EL2N, GraNd and loss are read by default, as a fraction of the run (see `score_fraction`).
+SCORE_FRACTION = 0.2
 
 
 class DynamicsScorer(Scorer):
@@ -36,9 +40,11 @@ class DynamicsScorer(Scorer):
         Independent trainings whose scores are averaged.
     epochs:
         Passes over the data per training.
+    score_fraction:
+        Point of the run (fraction of `epochs`, rounded to an epoch end) where EL2N, GraNd and loss are read; 0 =
+        at initialisation. The default is the best point for flipped labels on benchmarks/noise_vs_cleanlab.py.
     score_epoch:
-        Epoch at which EL2N, GraNd and loss are read (0 = at initialisation). Part of the shared training
-        (GraNd is computed there), so every dynamics scorer takes it.
+        An explicit epoch at which EL2N, GraNd and loss are read instead (0 = at initialisation), when given.
     seed:
         Base random seed.
     device:
@@ -58,7 +64,8 @@ class DynamicsScorer(Scorer):
         proxy_model: str | None = None,
         seeds: int = 3,
         epochs: int = 10,
-        score_epoch: int = 2,
+        score_fraction: float = SCORE_FRACTION,
+        score_epoch: int | None = None,
         seed: int = 0,
         device: str = "auto",
     ) -> None:
@@ -67,6 +74,7 @@ class DynamicsScorer(Scorer):
         self.proxy_model = proxy_model
         self.seeds = seeds
         self.epochs = epochs
+        self.score_fraction = score_fraction
         self.score_epoch = score_epoch
         self.seed = seed
         self.device = device
@@ -83,9 +91,17 @@ class DynamicsScorer(Scorer):
             proxy_model=self.proxy_model,
             seeds=self.seeds,
             epochs=self.epochs,
-            score_epoch=self.score_epoch,
+            score_epoch=self.read_epoch(),
             seed=self.seed,
         )
+
+    def read_epoch(self) -> int:
+        """The epoch at which EL2N, GraNd and loss are read: `score_epoch` when given, else `score_fraction`'s."""
+        if self.score_epoch is not None:
+            return self.score_epoch
+        if not 0.0 <= self.score_fraction <= 1.0:
+            raise OptionError(f"--score-fraction must be between 0 and 1 (got {self.score_fraction})")
+        return dynamics.epoch_at_fraction(self.score_fraction, max(self.epochs, 1))
 
     def fit_key(self) -> dict[str, Any]:
         """The proxy training (not the scorer): every dynamics scorer of a run shares one fitting pass."""
@@ -143,9 +159,9 @@ class DynamicsScorer(Scorer):
             device=self.device,
             progress=progress,
         )
-        labelled.save_columns(context, self.name, self.compute(training.record))
+        columns = self.compute(training.record)
         record = training.record
-        return {
+        provenance = {
             "proxy": self.proxy,
             "proxy_source": self.embedder if self.proxy == "head" else self.proxy_model,
             "training_key": training.key,
@@ -153,10 +169,28 @@ class DynamicsScorer(Scorer):
             "classes": len(record.classes),
             "final_train_accuracy": float(record.correct[:, -1].mean()),
         }
+        extra_columns, extra_provenance = self.compute_more(
+            inputs, labels, classes, config, context, progress=progress
+        )
+        labelled.save_columns(context, self.name, {**columns, **extra_columns})
+        return {**provenance, **extra_provenance}
 
     def compute(self, record: proxy.TrainingRecord) -> dict[str, np.ndarray]:
         """One array of shape (n,) per declared column, from the training record."""
         raise NotImplementedError
+
+    def compute_more(
+        self,
+        inputs: Any,
+        labels: np.ndarray,
+        classes: list[Any],
+        config: proxy.ProxyConfig,
+        context: RunContext,
+        *,
+        progress: Any = None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Columns that need trainings of their own (AUM's threshold-sample runs), and what to record about them."""
+        return {}, {}
 
     def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         if self._columns is None:
@@ -174,7 +208,7 @@ class _AtEpochScorer(DynamicsScorer):
 
     def at_epoch(self, values: np.ndarray) -> np.ndarray:
         """Seed-averaged values at `score_epoch` from an array shaped (seed, evaluation point, example)."""
-        return values[:, self.score_epoch].astype(np.float64).mean(axis=0)
+        return values[:, self.read_epoch()].astype(np.float64).mean(axis=0)
 
 
 class EL2NScorer(_AtEpochScorer):
@@ -258,7 +292,14 @@ class VoGScorer(DynamicsScorer):
 
 
 class AUMScorer(DynamicsScorer):
-    """Area under the margin (Pleiss et al. 2020): mean gold-logit margin over epochs (low = likely mislabelled)."""
+    """Area under the margin (Pleiss et al. 2020): mean gold-logit margin over epochs (low = likely mislabelled).
+
+    `aum_mislabeled` sets the cut without a validation set, with threshold samples as in the paper: two more
+    trainings (each of `seeds` seeds), in each of which a different, disjoint random N/(c+1) of the examples is
+    relabelled to a fake extra class; the cut of a run is the 99th percentile of its threshold samples' AUM, and
+    an example is flagged when its AUM falls below the cut in every run where it kept its own label. The three
+    trainings cost about three times `aum` alone; they are cached like the main one.
+    """
 
     name = "aum"
     columns = (
@@ -267,10 +308,64 @@ class AUMScorer(DynamicsScorer):
             Direction.LOWER,
             "area under the margin (gold logit − largest other) over epochs; low = likely mislabelled",
         ),
+        ScoreColumn(
+            "aum_mislabeled",
+            None,
+            "1 if the AUM is below the 99th percentile of fake-class threshold samples' AUM (Pleiss et al. 2020)",
+            kind=ColumnKind.FLAG,
+        ),
     )
+    # 3: the threshold-sample flag aum_mislabeled.
+    version: ClassVar[int] = 3
 
     def compute(self, record: proxy.TrainingRecord) -> dict[str, np.ndarray]:
-        return {"aum": np.mean([dynamics.aum(margins[1:]) for margins in record.margin], axis=0)}
+        return {"aum": record_aum(record)}
+
+    def compute_more(
+        self,
+        inputs: Any,
+        labels: np.ndarray,
+        classes: list[Any],
+        config: proxy.ProxyConfig,
+        context: RunContext,
+        *,
+        progress: Any = None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        assert context.input_digest is not None
+        sets = dynamics.threshold_sample_sets(labels.size, len(classes), config.seed, runs=THRESHOLD_RUNS)
+        run_aums, cuts = [], []
+        for run, members in enumerate(sets):
+            relabelled = labels.copy()
+            relabelled[members] = len(classes)
+            training = proxy.train_cached(
+                inputs,
+                relabelled,
+                [*classes, THRESHOLD_CLASS],
+                config,
+                cache_dir=context.cache_dir,
+                input_digest=f"{context.input_digest}:aum-threshold-{run}-of-{THRESHOLD_RUNS}",
+                device=self.device,
+                progress=progress,
+            )
+            run_aums.append(record_aum(training.record))
+            cuts.append(dynamics.aum_threshold(run_aums[-1][members], THRESHOLD_PERCENTILE))
+        flags = dynamics.aum_mislabeled(run_aums, sets, THRESHOLD_PERCENTILE)
+        return {"aum_mislabeled": flags.astype(np.float64)}, {
+            "aum_threshold_samples": int(sets[0].size),
+            "aum_thresholds": cuts,
+            "aum_flagged": int(flags.sum()),
+        }
+
+
+# AUM's threshold samples: two runs with disjoint sets, the cut at the 99th percentile (Pleiss et al. 2020).
+THRESHOLD_RUNS = 2
+THRESHOLD_PERCENTILE = 99.0
+THRESHOLD_CLASS = "<threshold samples>"
+
+
+def record_aum(record: proxy.TrainingRecord) -> np.ndarray:
+    """Every example's AUM over the epochs of a training record (its label in that training), mean over seeds."""
+    return np.mean([dynamics.aum(margins[1:]) for margins in record.margin], axis=0)
 
 
 class DataMapScorer(DynamicsScorer):
