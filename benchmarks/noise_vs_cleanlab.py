@@ -20,8 +20,10 @@ label; every other score (no flag of its own): its k most suspicious examples, k
 regression) flagged in the same condition, so those rows compare ranking at cleanlab's set size. `p@flips` is the
 precision of the n_flipped most suspicious (= recall at that size), a rank measure free of any flagging rule.
 
-EL2N is read at every epoch end of the shared training; the epoch (as a fraction of the run) with the best mean
-ROC-AUC over the conditions is the one `score_fraction`'s default should be (see the report).
+The dynamics scores come from two shared trainings: the scorers' defaults (10 epochs) and a longer run
+(`--long-epochs`, 30), rows of the latter marked "(30 epochs)". EL2N is kept at every epoch end of both; the
+fraction of the run (0.1 … 1.0, rounded to an epoch end as `score_fraction` is) with the best ROC-AUC, averaged over
+the conditions and both run lengths, is what `score_fraction`'s default is set to (see the report).
 
     python benchmarks/noise_vs_cleanlab.py [--rows 4000] [--seed 0] [--workdir DIR]
     python benchmarks/noise_vs_cleanlab.py --smoke --embedder DIR --results-dir DIR   # tiny, bundled glosses
@@ -110,8 +112,28 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
+def dynamics_methods(record, scorers: dict, seconds: float, suffix: str = "") -> dict[str, dict[str, Any]]:
+    """Every dynamics score column from one training record, by the scorers' own `compute`."""
+    from thresher.selection.strategies import importance
+
+    methods = {}
+    for scorer in scorers.values():
+        for column_name, values in scorer.compute(record).items():
+            direction = next(c.direction for c in scorer.columns if c.name == column_name)
+            methods[column_name + suffix] = {
+                "importance": importance(np.asarray(values, dtype=np.float64), direction),
+                "flag": None,
+                "seconds": seconds,
+            }
+    return methods
+
+
 def thresher_methods(features: np.ndarray, labels: np.ndarray, classes: list[str], args: argparse.Namespace) -> dict:
-    """Every thresher noise score: {method: {"importance", "flag" (or None), "seconds"}}, and the EL2N curve."""
+    """Every thresher noise score: {method: {"importance", "flag" (or None), "seconds"}}, and the EL2N readings.
+
+    The dynamics scores come from the default training (the scorers' defaults) and, suffixed "(N epochs)", from a
+    longer one (`--long-epochs`); EL2N is kept at every epoch end of both.
+    """
     from thresher.models import crossfit, proxy
     from thresher.ops.label_quality import predicted_other
     from thresher.scorers.oof import oof_columns
@@ -123,15 +145,11 @@ def thresher_methods(features: np.ndarray, labels: np.ndarray, classes: list[str
     scorers = {name: SCORERS.get(name)(**common) for name in DYNAMICS}
     config = scorers["el2n"].config()
     record, training_seconds = timed(lambda: proxy.train_proxy(features, labels, config, device="cpu"))
-    methods: dict[str, dict[str, Any]] = {}
-    for scorer in scorers.values():
-        for column_name, values in scorer.compute(record).items():
-            direction = next(c.direction for c in scorer.columns if c.name == column_name)
-            methods[column_name] = {
-                "importance": importance(np.asarray(values, dtype=np.float64), direction),
-                "flag": None,
-                "seconds": training_seconds,
-            }
+    methods = dynamics_methods(record, scorers, training_seconds)
+    long_scorers = {name: SCORERS.get(name)(**{**common, "epochs": args.long_epochs}) for name in DYNAMICS}
+    long_config = long_scorers["el2n"].config()
+    long_record, long_seconds = timed(lambda: proxy.train_proxy(features, labels, long_config, device="cpu"))
+    methods.update(dynamics_methods(long_record, long_scorers, long_seconds, f" ({args.long_epochs} epochs)"))
     context = RunContext(cache_dir=None, input_digest="benchmark")
     (flags, provenance), threshold_seconds = timed(
         lambda: scorers["aum"].compute_more(lambda: features, labels, classes, config, context)
@@ -154,12 +172,19 @@ def thresher_methods(features: np.ndarray, labels: np.ndarray, classes: list[str
                 "flag": predicted_other(probs, labels),
                 "seconds": seconds,
             }
-    el2n_by_epoch = [record.el2n[:, epoch].astype(np.float64).mean(axis=0) for epoch in range(config.epochs + 1)]
+    el2n_by_epoch = {
+        str(run.num_epochs): [
+            run.el2n[:, epoch].astype(np.float64).mean(axis=0) for epoch in range(run.num_epochs + 1)
+        ]
+        for run in (record, long_record)
+    }
     extra = {
         "training_seconds": training_seconds,
+        "long_training_seconds": long_seconds,
         "threshold_runs_seconds": threshold_seconds,
         "aum_thresholds": provenance["aum_thresholds"],
         "final_train_accuracy": float(record.correct[:, -1].mean()),
+        "final_train_accuracy_long": float(long_record.correct[:, -1].mean()),
         "epochs": config.epochs,
         "seeds": config.seeds,
         "read_epoch": config.score_epoch,
@@ -223,7 +248,9 @@ def run_condition(records, features, noise, mode, args) -> dict[str, Any]:
     theirs = cleanlab_methods(features, labels, args)
     reference_count = int(np.asarray(theirs["cleanlab (logreg)"]["flag"]).sum())
     table = evaluate({**ours["methods"], **theirs}, flipped, reference_count)
-    el2n_auc = [roc_auc(values, flipped) for values in ours["el2n_by_epoch"]]
+    el2n_auc = {
+        length: [roc_auc(values, flipped) for values in readings] for length, readings in ours["el2n_by_epoch"].items()
+    }
     best = {
         side: max((row for name, row in table.items() if name.startswith("cleanlab") == (side == "cleanlab")),
                   key=lambda row: row["roc_auc"])["roc_auc"]
@@ -254,8 +281,9 @@ def report_lines(result: dict) -> list[str]:
         "",
         f"{result['rows']} WordNet glosses ({result['corpus']}), embedded once with {result['embedder']} "
         f"({result['embedding_seconds']:.0f} s, not counted below); every method on the same vectors. Dynamics: "
-        f"{result['seeds']} seeds × {result['epochs']} epochs of the head proxy, one training shared by the "
-        "dynamics scores. Load before / after: "
+        f"{result['seeds']} seeds × {result['epochs']} epochs of the head proxy (the default), one training shared "
+        f"by the dynamics scores, and the same for {result['long_epochs']} epochs (rows marked so). Load before / "
+        "after: "
         f"`{result['load_before']}` / `{result['load_after']}` (2 shared cores).",
         "",
         "Flag rule: cleanlab = `find_label_issues`; `aum_mislabeled` = itself; `oof_*` = out-of-fold prediction ≠ "
@@ -288,23 +316,39 @@ def report_lines(result: dict) -> list[str]:
                 f"| {method} | {row['roc_auc']:.3f} | {flagged} | {row['precision']:.3f} | {row['recall']:.3f} | "
                 f"{row['p_at_flips']:.3f} | {row['seconds']:.1f} |"
             )
-    epochs = result["epochs"]
-    mean_curve = result["el2n_mean_roc_auc_by_epoch"]
     lines += [
         "",
         "## EL2N by reading point",
         "",
-        "ROC-AUC of EL2N read at each epoch end of the shared training (fraction of the run), mean over conditions:",
+        "ROC-AUC of EL2N read at a fraction of the run (rounded to an epoch end, as `score_fraction` is), for runs",
+        f"of {' and '.join(result['el2n_run_lengths'])} epochs; mean over conditions and run lengths last:",
         "",
-        "| epoch | fraction | " + " | ".join(result["conditions"]) + " | mean |",
-        "|---|---|" + "---|" * (len(result["conditions"]) + 1),
+        "| fraction | "
+        + " | ".join(f"{c} ({n} ep.)" for c in result["conditions"] for n in result["el2n_run_lengths"])
+        + " | mean |",
+        "|---|" + "---|" * (len(result["conditions"]) * len(result["el2n_run_lengths"]) + 1),
     ]
-    for epoch in range(epochs + 1):
-        cells = " | ".join(f"{c['el2n_roc_auc_by_epoch'][epoch]:.3f}" for c in result["conditions"].values())
-        lines.append(f"| {epoch} | {epoch / epochs:.2f} | {cells} | {mean_curve[epoch]:.3f} |")
-    lines += ["", f"Best reading point: epoch {result['el2n_best_epoch']} of {epochs} "
-              f"(fraction {result['el2n_best_fraction']:.2f}).", ""]  # fmt: skip
+    for fraction, row in result["el2n_by_fraction"].items():
+        cells = " | ".join(f"{value:.3f}" for value in row["cells"])
+        lines.append(f"| {float(fraction):.1f} | {cells} | {row['mean']:.3f} |")
+    lines += ["", f"Best reading point: fraction {result['el2n_best_fraction']:.1f} of the run.", ""]
     return lines
+
+
+def el2n_by_fraction(conditions: dict[str, dict]) -> dict[str, dict[str, Any]]:
+    """For each fraction 0.1 … 1.0: EL2N's ROC-AUC per (condition, run length) at that point, and their mean."""
+    from thresher.ops.dynamics import epoch_at_fraction
+
+    table = {}
+    for step in range(1, 11):
+        fraction = step / 10
+        cells = [
+            curve[epoch_at_fraction(fraction, int(length))]
+            for condition in conditions.values()
+            for length, curve in condition["el2n_roc_auc_by_epoch"].items()
+        ]
+        table[f"{fraction:.1f}"] = {"cells": cells, "mean": float(np.mean(cells))}
+    return table
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -313,12 +357,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--embedder", default="all-MiniLM-L6-v2")
     parser.add_argument("--epochs", type=int, default=None, help="proxy epochs (default: the scorers'; smoke 3)")
+    parser.add_argument("--long-epochs", type=int, default=None, help="the longer dynamics run (30; smoke 6)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the embedding cache is kept")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--smoke", action="store_true", help="tiny: bundled glosses, one condition, few epochs")
     args = parser.parse_args(argv)
     args.rows = args.rows or (300 if args.smoke else 4000)
     args.epochs = args.epochs or (3 if args.smoke else None)
+    args.long_epochs = args.long_epochs or (6 if args.smoke else 30)
 
     import torch
     from threadpoolctl import threadpool_limits
@@ -335,21 +381,21 @@ def main(argv: list[str] | None = None) -> dict:
             results[name] = run_condition(records, features, noise, mode, args)
             print(f"{name}: best thresher {results[name]['best_roc_auc']}", flush=True)
     first = next(iter(results.values()))
-    epochs = first["epochs"]
-    mean_curve = np.mean([c["el2n_roc_auc_by_epoch"] for c in results.values()], axis=0)
-    best_epoch = int(np.argmax(mean_curve[1:]) + 1)  # a reading after some training (epoch 0 is chance)
+    by_fraction = el2n_by_fraction(results)
+    best_fraction = max(by_fraction, key=lambda fraction: by_fraction[fraction]["mean"])
     result = {
         "corpus": "bundled sample" if args.smoke else "wordnet-base, stratified sample",
         "rows": len(records),
         "embedder": args.embedder if args.smoke else "all-MiniLM-L6-v2",
         "embedding_seconds": embedding_seconds,
         "seeds": first["seeds"],
-        "epochs": epochs,
+        "epochs": first["epochs"],
+        "long_epochs": args.long_epochs,
         "seed": args.seed,
         "conditions": results,
-        "el2n_mean_roc_auc_by_epoch": mean_curve.tolist(),
-        "el2n_best_epoch": best_epoch,
-        "el2n_best_fraction": best_epoch / epochs,
+        "el2n_run_lengths": list(first["el2n_roc_auc_by_epoch"]),
+        "el2n_by_fraction": by_fraction,
+        "el2n_best_fraction": float(best_fraction),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, CPU only",
         "load_before": load_before,
         "load_after": load_average(),

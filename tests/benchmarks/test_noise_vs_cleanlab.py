@@ -36,8 +36,14 @@ def test_smoke_run_reports_every_method(benchmark, tiny_embedder_dir, tmp_path):
         assert 0.0 <= row["roc_auc"] <= 1.0 and 0.0 <= row["precision"] <= 1.0 and 0.0 <= row["recall"] <= 1.0
     # Scores without a flag of their own are flagged at cleanlab (logreg)'s count.
     assert methods["el2n"]["flagged"] == methods["cleanlab (logreg)"]["flagged"]
-    assert len(condition["el2n_roc_auc_by_epoch"]) == written["epochs"] + 1
-    assert written["el2n_best_epoch"] == 1 + int(np.argmax(written["el2n_mean_roc_auc_by_epoch"][1:]))
+    assert {k: len(v) for k, v in condition["el2n_roc_auc_by_epoch"].items()} == {"3": 4, "6": 7}
+    assert "el2n (6 epochs)" in methods and "aum (6 epochs)" in methods
+    # EL2N at fraction 0.5 of the runs: epoch 2 of 3 (halves round up) and epoch 3 of 6.
+    halfway = written["el2n_by_fraction"]["0.5"]
+    curves = condition["el2n_roc_auc_by_epoch"]
+    assert halfway["cells"] == [curves["3"][2], curves["6"][3]]
+    means = {float(f): row["mean"] for f, row in written["el2n_by_fraction"].items()}
+    assert written["el2n_best_fraction"] == max(means, key=means.get)
     assert "| uniform 20 % |" in (out / "noise_vs_cleanlab.md").read_text()
 
 

@@ -43,6 +43,8 @@ class OOFScorer(Scorer):
         sentence-transformers Hub id or directory; the embeddings are shared with the dynamics scorers.
     epochs:
         Passes over the training folds per `head` proxy.
+    inverse_regularisation:
+        scikit-learn's C of the `logreg` proxy, on standardised embeddings (about 1/dimension suits them).
     seed:
         Seed of the folds and of the `head` proxies' initialisation and batch order.
     device:
@@ -77,6 +79,7 @@ class OOFScorer(Scorer):
         cross_fit: int = 5,
         embedder: str = DEFAULT_EMBEDDER,
         epochs: int = 10,
+        inverse_regularisation: float = 0.003,
         seed: int = 0,
         device: str = "auto",
     ) -> None:
@@ -84,6 +87,7 @@ class OOFScorer(Scorer):
         self.cross_fit = cross_fit
         self.embedder = embedder
         self.epochs = epochs
+        self.inverse_regularisation = inverse_regularisation
         self.seed = seed
         self.device = device
 
@@ -92,7 +96,13 @@ class OOFScorer(Scorer):
 
     def config(self) -> crossfit.CrossFitConfig:
         """The cross-fitting this scorer asks for."""
-        return crossfit.CrossFitConfig(proxy=self.proxy, folds=self.cross_fit, seed=self.seed, epochs=self.epochs)
+        return crossfit.CrossFitConfig(
+            proxy=self.proxy,
+            folds=self.cross_fit,
+            seed=self.seed,
+            epochs=self.epochs,
+            inverse_regularisation=self.inverse_regularisation,
+        )
 
     def setup(self, context: RunContext) -> None:
         self.config()  # checks the options
