@@ -74,7 +74,7 @@ def test_out_of_fold_logreg_equals_a_hand_written_k_fold():
 
 def test_out_of_fold_head_is_seeded_and_predicts_held_out_examples():
     features, labels = logistic_problem(n=90)
-    config = crossfit.CrossFitConfig(proxy="head", folds=3, seed=0, epochs=30, learning_rate=1e-2)
+    config = crossfit.CrossFitConfig(proxy="head", folds=3, seed=0, epochs=8, learning_rate=3e-2, batch_size=32)
     probs, folds = crossfit.out_of_fold_probs(features / features.std(axis=0), labels, 3, config, device="cpu")
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     again, _ = crossfit.out_of_fold_probs(features / features.std(axis=0), labels, 3, config, device="cpu")
