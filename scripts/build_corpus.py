@@ -1,12 +1,14 @@
 """Build a benchmark corpus (JSONL) from Debian packages, optionally with label noise or injected junk.
 
     python scripts/build_corpus.py wordnet-supersense --out wordnet.jsonl [--limit 20000] [--label-noise 0.2]
+        [--noise-mode uniform|class-dependent]
     python scripts/build_corpus.py gcide --out gcide.jsonl [--limit 5000] [--inject dup=0.05,shuffled=0.05,random=0.05]
         [--min-chars 80] [--max-chars 2000]
 
 Installs the corpus's Debian package (`wordnet-base`, `dict-gcide`) with apt-get when its files are missing
 (through sudo when not root). Records: `id`, `text`, plus `label` (wordnet-supersense), `headword` (gcide);
-with `--label-noise P`, round(P·n) labels are flipped and each record has `clean_label` and `noisy`; with
+with `--label-noise P`, round(P·n) labels are flipped (to any other class, or with `--noise-mode class-dependent`
+to one fixed class per class: the next in sorted order) and each record has `clean_label` and `noisy`; with
 `--inject`, each record has `injected` = dup / shuffled / random, or null for an original.
 """
 
@@ -59,6 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label-noise", type=float, default=0.0, help="flip this fraction of labels")
+    parser.add_argument(
+        "--noise-mode",
+        default="uniform",
+        help="uniform (a flipped label goes to any other class) or class-dependent (to its class's fixed target)",
+    )
     parser.add_argument("--inject", default=None, help="junk rates, e.g. dup=0.05,shuffled=0.05,random=0.05")
     parser.add_argument("--min-chars", type=int, default=None, help="keep only records of at least N characters")
     parser.add_argument("--max-chars", type=int, default=None, help="keep only records of at most N characters")
@@ -71,11 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         inject = parse_inject_spec(args.inject) if args.inject is not None else None
         lengths = {"min_chars": args.min_chars, "max_chars": args.max_chars}
-        check_options(args.corpus, limit=args.limit, label_noise=args.label_noise, **lengths)
+        noise = {"label_noise": args.label_noise, "noise_mode": args.noise_mode}
+        check_options(args.corpus, limit=args.limit, **noise, **lengths)
         ensure_debian_package(args.corpus)
-        records = build_corpus(
-            args.corpus, limit=args.limit, seed=args.seed, label_noise=args.label_noise, inject=inject, **lengths
-        )
+        records = build_corpus(args.corpus, limit=args.limit, seed=args.seed, **noise, inject=inject, **lengths)
         count = write_jsonl(records, args.out)
     except ThresherError as error:
         print(f"error: {error}", file=sys.stderr)

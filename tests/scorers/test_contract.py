@@ -35,6 +35,7 @@ SEEDED = {
     "influence",
     "loss",
     "minhash",
+    "oof",
     "prototypes",
     "semdedup",
     "tracin",

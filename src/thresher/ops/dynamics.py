@@ -117,3 +117,71 @@ def data_map(true_probs: np.ndarray, correct_history: np.ndarray) -> dict[str, n
         "variability": probs.std(axis=0),
         "correctness": np.asarray(correct_history, dtype=np.float64).mean(axis=0),
     }
+
+
+def epoch_at_fraction(fraction: float, epochs: int) -> int:
+    """The epoch end closest to `fraction` of a run of `epochs` epochs, at least 1 when `fraction` > 0.
+
+    Data Diet reads EL2N at about 10 % of training, however long the run; a run records the model at each epoch
+    end (0 = initialisation), so the fraction is rounded to one of them (halves round up).
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be between 0 and 1 (got {fraction})")
+    if fraction == 0.0:
+        return 0
+    return min(epochs, max(1, int(np.floor(fraction * epochs + 0.5))))
+
+
+def threshold_sample_sets(n: int, classes: int, seed: int, runs: int = 2) -> list[np.ndarray]:
+    """Disjoint sets of threshold samples for AUM (Pleiss et al. 2020), one per run, each of ⌊n / (classes + 1)⌋.
+
+    In each run the set's examples are relabelled to a fake class `classes`; the sets are disjoint so that every
+    example (with `runs` ≥ 2 sets covering at most n examples) keeps its own label in at least one run.
+    """
+    size = n // (classes + 1)
+    if size * runs > n:
+        raise ValueError(f"{runs} disjoint sets of {size} threshold samples need more than {n} examples")
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(order[run * size : (run + 1) * size]) for run in range(runs)]
+
+
+def aum_threshold(threshold_aums: np.ndarray, percentile: float = 99.0) -> float:
+    """The AUM cut of one threshold-sample run: the `percentile`-th percentile of the threshold samples' AUM.
+
+    Threshold samples are mislabelled by construction (a class of their own, drawn at random), so an example whose
+    AUM falls below what 99 % of them reach looks mislabelled too.
+    """
+    values = np.asarray(threshold_aums, dtype=np.float64)
+    return float(np.percentile(values, percentile)) if values.size else float("-inf")
+
+
+def aum_mislabeled(
+    run_aums: list[np.ndarray], threshold_sets: list[np.ndarray], percentile: float = 99.0
+) -> np.ndarray:
+    """AUM's mislabelled flag from threshold-sample runs: below the cut in every run where it kept its label.
+
+    Parameters
+    ----------
+    run_aums:
+        Per run, every example's AUM (shape (n,)) with respect to its label in that run (the fake class for the
+        run's threshold samples).
+    threshold_sets:
+        Per run, the indices of its threshold samples.
+    percentile:
+        Which percentile of the threshold samples' AUM is the cut (99 in the paper).
+
+    Returns
+    -------
+    Shape (n,) bool. An example that was a threshold sample in every run has no reading of its own and is False.
+    """
+    n = np.asarray(run_aums[0]).size
+    flagged = np.ones(n, dtype=bool)
+    readings = np.zeros(n, dtype=np.int64)
+    for values, members in zip(run_aums, threshold_sets, strict=True):
+        values = np.asarray(values, dtype=np.float64)
+        own = np.ones(n, dtype=bool)
+        own[members] = False
+        cut = aum_threshold(values[members], percentile)
+        flagged &= ~own | (values < cut)
+        readings += own
+    return flagged & (readings > 0)

@@ -22,6 +22,7 @@ _BUILTIN: dict[str, str] = {
     "aum": "thresher.scorers.dynamics:AUMScorer",
     "datamap": "thresher.scorers.dynamics:DataMapScorer",
     "loss": "thresher.scorers.dynamics:LossScorer",
+    "oof": "thresher.scorers.oof:OOFScorer",
     "influence": "thresher.scorers.influence:InfluenceScorer",
     "tracin": "thresher.scorers.influence:TracInScorer",
     "effort": "thresher.scorers.effort:EffortScorer",

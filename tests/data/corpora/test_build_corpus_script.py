@@ -26,6 +26,7 @@ def script():
         (["wordnet-supersense", "--label-noise", "1.5"], "between 0 and 1"),
         (["gcide", "--inject", "dup=oops"], "not a number"),
         (["gcide", "--limit", "0"], "at least 1"),
+        (["wordnet-supersense", "--label-noise", "0.2", "--noise-mode", "pairs"], "--noise-mode 'pairs'"),
         (["gcide", "--min-chars", "0"], "--min-chars must be at least 1"),
         (["gcide", "--min-chars", "500", "--max-chars", "80"], "more than --max-chars 80"),
     ],
@@ -51,7 +52,8 @@ def test_passes_options_through_and_writes_jsonl(script, tmp_path, monkeypatch):
     out = tmp_path / "out.jsonl"
     argv = ["gcide", "--out", str(out), "--limit", "5", "--seed", "3", "--inject", "dup=0.5", "--max-chars", "2000"]
     assert script.main(argv) == 0
-    options = {"limit": 5, "seed": 3, "label_noise": 0.0, "inject": {"dup": 0.5}, "min_chars": None, "max_chars": 2000}
+    options = {"limit": 5, "seed": 3, "label_noise": 0.0, "noise_mode": "uniform", "inject": {"dup": 0.5}}
+    options.update(min_chars=None, max_chars=2000)
     assert calls == [("gcide", options)]
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [record["injected"] for record in written] == [None, "dup"]

@@ -45,3 +45,20 @@ def test_bad_fraction_or_single_class_is_an_option_error():
         flip_labels(["a"] * 5, 0.4, np.random.default_rng(0))
     with pytest.raises(OptionError, match="no label field"):
         add_label_noise([{"text": "x"}], 0.5, np.random.default_rng(0))
+
+
+def test_class_dependent_noise_moves_each_class_to_its_fixed_target():
+    noisy, flipped = flip_labels(LABELS, 0.4, np.random.default_rng(3), mode="class-dependent")
+    assert flipped.sum() == 40
+    target = {"a": "b", "b": "c", "c": "d", "d": "a"}  # the next class in sorted order, cyclically
+    for before, after, flip in zip(LABELS, noisy, flipped, strict=True):
+        assert after == (target[before] if flip else before)
+    # The same rows flip as with uniform noise of the same seed; only their new class differs.
+    _, uniform = flip_labels(LABELS, 0.4, np.random.default_rng(3))
+    assert np.array_equal(flipped, uniform)
+    records = add_label_noise(
+        [{"label": label} for label in LABELS], 0.4, np.random.default_rng(3), mode="class-dependent"
+    )
+    assert [record["label"] for record in records] == noisy
+    with pytest.raises(OptionError, match="--noise-mode"):
+        flip_labels(LABELS, 0.1, np.random.default_rng(0), mode="pairs")

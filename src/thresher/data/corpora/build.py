@@ -17,7 +17,7 @@ import numpy as np
 from thresher.atomic import staged_file
 from thresher.data.corpora.gcide import GCIDE_DICT, GCIDE_INDEX, iter_gcide_entries
 from thresher.data.corpora.inject import inject_junk
-from thresher.data.corpora.noise import add_label_noise
+from thresher.data.corpora.noise import NOISE_MODES, add_label_noise
 from thresher.data.corpora.wordnet import WORDNET_DIR, iter_wordnet_glosses, stratified_sample
 from thresher.errors import OptionError
 
@@ -41,6 +41,7 @@ def check_options(
     *,
     limit: int | None = None,
     label_noise: float = 0.0,
+    noise_mode: str = "uniform",
     min_chars: int | None = None,
     max_chars: int | None = None,
 ) -> None:
@@ -57,6 +58,8 @@ def check_options(
         raise OptionError(f"--label-noise {label_noise}: must be a fraction between 0 and 1")
     if label_noise and name not in LABELLED:
         raise OptionError(f"--label-noise applies to labelled corpora ({', '.join(sorted(LABELLED))}), not {name}")
+    if noise_mode not in NOISE_MODES:
+        raise OptionError(f"--noise-mode {noise_mode!r}: choose one of {', '.join(NOISE_MODES)}")
 
 
 def build_corpus(
@@ -65,16 +68,20 @@ def build_corpus(
     limit: int | None = None,
     seed: int = 0,
     label_noise: float = 0.0,
+    noise_mode: str = "uniform",
     inject: Mapping[str, float] | None = None,
     min_chars: int | None = None,
     max_chars: int | None = None,
 ) -> list[dict[str, Any]]:
     """The records of corpus `name`: those of `min_chars` to `max_chars` characters, sampled to `limit` (seeded),
-    labels flipped, junk injected, in that order.
+    labels flipped (`noise_mode`: `uniform` or `class-dependent`, see `thresher.data.corpora.noise`), junk
+    injected, in that order.
 
     `limit` takes a class-stratified sample for labelled corpora and a uniform one (in file order) otherwise.
     """
-    check_options(name, limit=limit, label_noise=label_noise, min_chars=min_chars, max_chars=max_chars)
+    check_options(
+        name, limit=limit, label_noise=label_noise, noise_mode=noise_mode, min_chars=min_chars, max_chars=max_chars
+    )
     rng = np.random.default_rng(seed)
     records: list[dict[str, Any]] = list(
         iter_wordnet_glosses() if name == "wordnet-supersense" else iter_gcide_entries()
@@ -86,7 +93,7 @@ def build_corpus(
         else:
             records = [records[i] for i in sorted(rng.choice(len(records), size=limit, replace=False))]
     if label_noise:
-        records = add_label_noise(records, label_noise, rng)
+        records = add_label_noise(records, label_noise, rng, mode=noise_mode)
     if inject:
         records = inject_junk(records, inject, rng)
     return records
