@@ -127,21 +127,25 @@ def test_deferred_budgets_come_from_the_first_pass_counts():
 
 
 def test_passes_over_parts_merge_into_the_pass_over_the_whole():
+    # KLL compaction flips coins (datasketches does not take a seed), so a merged sketch may split the keys at other
+    # ranks than the whole one and take another pass; the cut it ends at is exact either way.
     rng = np.random.default_rng(5)
     keys = rng.normal(size=8000)
     whole = CutSearch([2500], sketch_k=16, split_ranks=16, max_band=64)
-    merged = CutSearch([2500], sketch_k=16, split_ranks=16, max_band=64)
     while not whole.done:
         this_pass = whole.new_pass()
         this_pass.update(keys)
         whole.absorb(this_pass)
+    merged = CutSearch([2500], sketch_k=16, split_ranks=16, max_band=64)
+    while not merged.done:
         parts = [merged.new_pass() for _ in range(3)]
         for part, rows in zip(parts, np.array_split(np.arange(keys.size), 3), strict=True):
             part.update(keys[rows])
         # A part crosses processes in a Ray task: it pickles, sketch included.
         parts = [pickle.loads(pickle.dumps(part)) for part in parts]
         merged.absorb(parts[0].merge(parts[1]).merge(parts[2]))
-    assert merged.done and merged.cuts == whole.cuts and merged.passes == whole.passes
+        assert merged.passes <= 10, "the band never narrowed"
+    assert merged.cuts == whole.cuts
     assert (mask_of(merged.cuts, keys, None, None, rng) == sorted_prefix(keys, np.ones(keys.size), 2500)).all()
 
 
