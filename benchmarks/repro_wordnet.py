@@ -45,6 +45,7 @@ from thresher.eval.choose import build_strategies, choose_all
 from thresher.eval.data import training_columns
 from thresher.eval.plan import PlannedRun, parse_methods
 from thresher.eval.registry import TARGETS
+from thresher.labels import class_index
 from thresher.store import ScoreStore
 
 RESULTS = Path(__file__).parent / "results" / "repro_wordnet"
@@ -212,7 +213,9 @@ def plot_by_direction(results_path: Path, out_path: Path) -> None:
     plt.close(figure)
 
 
-def noisy_kept_fraction(result: Any, store: ScoreStore, noisy: np.ndarray) -> dict[tuple[str, float], str]:
+def noisy_kept_fraction(
+    result: Any, store: ScoreStore, noisy: np.ndarray, labels: Sequence[str]
+) -> dict[tuple[str, float], str]:
     """Per method and keep: the share of flipped labels among the kept rows, mean over seeds (the known answer);
     the rows are chosen again by the harness's choose step, with the strategy parameters the results record."""
     methods = {method.name: method for method in parse_methods(result.config["methods"], store.column_infos())}
@@ -222,7 +225,9 @@ def noisy_kept_fraction(result: Any, store: ScoreStore, noisy: np.ndarray) -> di
     texts = [""] * len(noisy)  # the methods here read score columns only
     shares: dict[tuple[str, float], list[float]] = defaultdict(list)
     strategies = build_strategies([run.method for run in runs], result.params)
-    for run, rows in zip(result.runs, choose_all(runs, columns, texts, strategies), strict=True):
+    index = class_index(list(labels))  # the training labels (flipped ones included), as the harness reads them
+    classes = np.array([index[label] for label in labels], dtype=np.int64)
+    for run, rows in zip(result.runs, choose_all(runs, columns, texts, strategies, classes), strict=True):
         shares[(run.method, run.keep)].append(float(noisy[rows].mean()))
     return {key: f"{np.mean(v):.1%}" for key, v in shares.items()}
 
@@ -257,12 +262,13 @@ def run_condition(
     # (the harness stops the whole evaluation on an infeasible cell).
     drop_hardest = 0.1
     methods = args.methods.split(",")
+    ccs = {"drop_hardest": drop_hardest} if any(method.endswith(":stratified") for method in methods) else {}
     out = RESULTS / name
     started = time.perf_counter()
     result = thresher.evaluate(
         data, task="classify", out=out, methods=methods, keep=args.keeps, seeds=args.seeds, scores=scores,
         eval_file=eval_path, id_field="id", label_field="label", seed=args.seed, device="cpu",
-        params={"drop_hardest": drop_hardest, **CLASSIFY_OPTIONS}, show_progress=args.progress,
+        params={**CLASSIFY_OPTIONS, **ccs}, show_progress=args.progress,
     )  # fmt: skip
     timings["eval_seconds"] = round(time.perf_counter() - started, 1)
     print(f"[{name}] evaluated {len(result.runs)} runs in {timings['eval_seconds']:.0f} s", flush=True)
@@ -270,7 +276,11 @@ def run_condition(
     plot_by_direction(out / "results.json", out / "curves_by_direction.png")
     runs = [{"method": r.method, "keep": r.keep, "seed": r.seed, "metrics": r.metrics} for r in result.runs]
     noisy = np.array([record.get("noisy", False) for record in train], dtype=bool)
-    extra = noisy_kept_fraction(result, ScoreStore.open(scores), noisy) if noisy.any() else None
+    extra = (
+        noisy_kept_fraction(result, ScoreStore.open(scores), noisy, [r["label"] for r in train])
+        if noisy.any()
+        else None
+    )
     write_summary(name, runs, result.config, timings, extra, drop_hardest, int(noisy.sum()))
     return scores, timings
 
@@ -296,7 +306,7 @@ def write_summary(
         "",
         f"{config['train_examples']} training glosses ({condition}), {config['eval_examples']} held-out glosses, "
         "45 classes. Target: MLP head on standardised all-MiniLM-L6-v2 embeddings "
-        f"({config['target']['epochs']} epochs). Scores: thresher dynamics scorers, head proxy, "
+        f"({CLASSIFY_OPTIONS['epochs']} epochs). Scores: thresher dynamics scorers, head proxy, "
         f"{config['seeds']} seeds. `COLUMN` keeps the hardest by the column's declared direction, `COLUMN:bottom` "
         f"the easiest, `el2n:stratified` is CCS dropping the hardest {drop_hardest:.0%} first. {config['seeds']} "
         f"seeds per cell. Scoring {timings['score_seconds']:.0f} s, evaluation {timings['eval_seconds']:.0f} s "
