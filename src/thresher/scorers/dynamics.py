@@ -27,7 +27,7 @@ from thresher.scorers.base import ColumnKind, Direction, RunContext, ScoreColumn
 SCORE_FRACTION = 1.0
 
 
-class DynamicsScorer(Scorer):
+class DynamicsScorer(labelled.LabelledPass, Scorer):
     """Base of the training-dynamics scorers: the proxies trained (or loaded) in `finalize`, scores by position.
 
     Parameters
@@ -81,9 +81,7 @@ class DynamicsScorer(Scorer):
         self.seed = seed
         self.device = device
 
-    _context: RunContext | None = None
     _tokenizer: Any = None
-    _columns: dict[str, np.ndarray] | None = None
 
     def config(self) -> proxy.ProxyConfig:
         """The proxy training this scorer asks for."""
@@ -115,20 +113,16 @@ class DynamicsScorer(Scorer):
 
     def update(self, batch: pa.RecordBatch, round: int) -> frozenset[Any]:
         """Embed (head) or tokenize (finetune) the shard, and save its labels."""
-        labels = labelled.update_labels(self._context, batch, self.name)
         if self.proxy == "head":
-            labelled.shard_features(self._context, batch, self.embedder, self.device, self.name)
-        else:
-            if self._tokenizer is None:
-                self._tokenizer = proxy.load_proxy_tokenizer(self.config())
-            tokens = proxy.tokenize_for_proxy(self._tokenizer, labelled.texts_of(batch), self.config())
-            directory = state.state_dir(self._context, self.name)
-            state.save_shard_array(directory, "input_ids", batch, tokens.input_ids)
-            state.save_shard_array(directory, "attention_mask", batch, tokens.attention_mask)
+            return super().update(batch, round)
+        labels = labelled.update_labels(self._context, batch, self.name)
+        if self._tokenizer is None:
+            self._tokenizer = proxy.load_proxy_tokenizer(self.config())
+        tokens = proxy.tokenize_for_proxy(self._tokenizer, labelled.texts_of(batch), self.config())
+        directory = state.state_dir(self._context, self.name)
+        state.save_shard_array(directory, "input_ids", batch, tokens.input_ids)
+        state.save_shard_array(directory, "attention_mask", batch, tokens.attention_mask)
         return labels
-
-    def merge(self, partial: frozenset[Any], other: frozenset[Any]) -> frozenset[Any]:
-        return labelled.merge_labels(partial, other)
 
     def finalize(self, merged: frozenset[Any], round: int, context: RunContext) -> dict[str, Any]:
         """Train (or load) the proxies on the whole input and write this scorer's columns."""
@@ -194,14 +188,8 @@ class DynamicsScorer(Scorer):
         """Columns that need trainings of their own (AUM's threshold-sample runs), and what to record about them."""
         return {}, {}
 
-    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        if self._columns is None:
-            self._columns = labelled.load_columns(self._context, self.name, [c.name for c in self.columns])
-        rows = state.rows_of(batch)
-        return {name: np.asarray(values[rows]) for name, values in self._columns.items()}
-
     def teardown(self) -> None:
-        self._columns = None
+        super().teardown()
         self._tokenizer = None
 
 

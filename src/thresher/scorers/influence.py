@@ -20,20 +20,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
 from thresher.errors import OptionError
 from thresher.models import surrogate
 from thresher.models.embedder import DEFAULT_EMBEDDER
-from thresher.scorers import labelled, state
+from thresher.scorers import labelled
 from thresher.scorers.base import Direction, RunContext, ScoreColumn, Scorer
 
 IHVP_SOLVERS = ("lissa", "cg")
 
 
-class SurrogateScorer(Scorer):
+class SurrogateScorer(labelled.LabelledPass, Scorer):
     """Base of the surrogate scorers: the surrogate trained (or loaded) in `finalize`, scores read by position.
 
     Parameters
@@ -79,9 +78,6 @@ class SurrogateScorer(Scorer):
         self.seed = seed
         self.device = device
 
-    _context: RunContext | None = None
-    _scores: np.ndarray | None = None
-
     def config(self) -> surrogate.SurrogateConfig:
         return surrogate.SurrogateConfig(embedder=self.embedder, epochs=self.epochs, seed=self.seed)
 
@@ -96,15 +92,6 @@ class SurrogateScorer(Scorer):
     def setup(self, context: RunContext) -> None:
         self.check()
         self._context = context
-
-    def update(self, batch: pa.RecordBatch, round: int) -> frozenset[Any]:
-        """Embed the shard (shared cache) and save its labels."""
-        labels = labelled.update_labels(self._context, batch, self.name)
-        labelled.shard_features(self._context, batch, self.embedder, self.device, self.name)
-        return labels
-
-    def merge(self, partial: frozenset[Any], other: frozenset[Any]) -> frozenset[Any]:
-        return labelled.merge_labels(partial, other)
 
     def finalize(self, merged: frozenset[Any], round: int, context: RunContext) -> dict[str, Any]:
         """Train (or load) the surrogate and write every example's score, in input order."""
@@ -145,15 +132,6 @@ class SurrogateScorer(Scorer):
     def compute(self, trained: surrogate.Surrogate, target: tuple[torch.Tensor, torch.Tensor] | None) -> np.ndarray:
         """One score per training example, in input order."""
         raise NotImplementedError
-
-    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        name = self.columns[0].name
-        if self._scores is None:
-            self._scores = labelled.load_columns(self._context, self.name, [name])[name]
-        return {name: np.asarray(self._scores[state.rows_of(batch)])}
-
-    def teardown(self) -> None:
-        self._scores = None
 
 
 class InfluenceScorer(SurrogateScorer):

@@ -9,7 +9,7 @@ surrogate trains there; what it computes is written as position-addressed column
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +19,41 @@ from thresher.errors import OptionError
 from thresher.labels import class_index, class_order
 from thresher.scorers import state
 from thresher.scorers.density import shard_embedder
-from thresher.types import RunContext
+from thresher.types import RunContext, ScoreColumn
+
+
+class LabelledPass:
+    """The passes every labelled scorer shares: embed each shard and save its labels (round 0 on the workers), merge
+    the label sets, and score a shard by position from the columns `finalize` saved.
+
+    A mixin for `Scorer` subclasses that set `name`, `columns`, `embedder` and `device`; `finalize` stays theirs.
+    """
+
+    name: str
+    columns: ClassVar[tuple[ScoreColumn, ...]]
+    embedder: str
+    device: str
+    _context: RunContext | None = None
+    _columns: dict[str, np.ndarray] | None = None
+
+    def update(self, batch: pa.RecordBatch, round: int) -> frozenset[Any]:
+        """Embed the shard into the shared embedding cache and save its labels."""
+        labels = update_labels(self._context, batch, self.name)
+        shard_features(self._context, batch, self.embedder, self.device, self.name)
+        return labels
+
+    def merge(self, partial: frozenset[Any], other: frozenset[Any]) -> frozenset[Any]:
+        return merge_labels(partial, other)
+
+    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        """The batch's rows of every declared column, read from the finalized column files."""
+        if self._columns is None:
+            self._columns = load_columns(self._context, self.name, [column.name for column in self.columns])
+        rows = state.rows_of(batch)
+        return {name: np.asarray(values[rows]) for name, values in self._columns.items()}
+
+    def teardown(self) -> None:
+        self._columns = None
 
 
 def labels_of(batch: pa.RecordBatch, scorer: str) -> np.ndarray:

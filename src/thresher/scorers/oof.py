@@ -14,7 +14,6 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 import numpy as np
-import pyarrow as pa
 
 from thresher.cache import cache_key
 from thresher.models import crossfit
@@ -28,7 +27,7 @@ CACHE_SUBDIR = "oof"
 _FORMAT = 1
 
 
-class OOFScorer(Scorer):
+class OOFScorer(labelled.LabelledPass, Scorer):
     """Out-of-fold label quality (cleanlab's self-confidence, margin) from K cross-fitted proxies on embeddings.
 
     Parameters
@@ -91,9 +90,6 @@ class OOFScorer(Scorer):
         self.seed = seed
         self.device = device
 
-    _context: RunContext | None = None
-    _columns: dict[str, np.ndarray] | None = None
-
     def config(self) -> crossfit.CrossFitConfig:
         """The cross-fitting this scorer asks for."""
         return crossfit.CrossFitConfig(
@@ -107,15 +103,6 @@ class OOFScorer(Scorer):
     def setup(self, context: RunContext) -> None:
         self.config()  # checks the options
         self._context = context
-
-    def update(self, batch: pa.RecordBatch, round: int) -> frozenset[Any]:
-        """Embed the shard into the shared embedding cache and save its labels."""
-        labels = labelled.update_labels(self._context, batch, self.name)
-        labelled.shard_features(self._context, batch, self.embedder, self.device, self.name)
-        return labels
-
-    def merge(self, partial: frozenset[Any], other: frozenset[Any]) -> frozenset[Any]:
-        return labelled.merge_labels(partial, other)
 
     def finalize(self, merged: frozenset[Any], round: int, context: RunContext) -> dict[str, Any]:
         """Cross-fit the proxies on the whole input (or load an identical cross-fit) and write the columns."""
@@ -146,15 +133,6 @@ class OOFScorer(Scorer):
             "classes": len(classes),
             "out_of_fold_accuracy": float((probs.argmax(axis=1) == labels).mean()),
         }
-
-    def score_batch(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        if self._columns is None:
-            self._columns = labelled.load_columns(self._context, self.name, [c.name for c in self.columns])
-        rows = state.rows_of(batch)
-        return {name: np.asarray(values[rows]) for name, values in self._columns.items()}
-
-    def teardown(self) -> None:
-        self._columns = None
 
 
 def oof_columns(probs: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
