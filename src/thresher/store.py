@@ -250,13 +250,9 @@ class ScoreStore:
                 infos[name] = ColumnInfo(name, scorer, direction, column["description"], kind)
         return infos
 
-    def read_columns(self, columns: Sequence[str], *, with_id: bool = True) -> pa.Table:
-        """`id` (unless `with_id` is false) plus the named columns for every input row, in input order.
-
-        Selection passes `with_id=False`: the id strings are most of the memory of a read and it needs only
-        positions. Scorers then line up by the input rows their shards cover instead of by ids.
-        Raises `StoreError` for an unknown column or a scorer whose run is not complete.
-        """
+    def _columns_by_scorer(self, columns: Sequence[str]) -> dict[str, list[str]]:
+        """The named columns grouped by the scorer that wrote them, in request order; `StoreError` for an unknown
+        one."""
         infos = self.column_infos()
         unknown = [name for name in columns if name not in infos]
         if unknown:
@@ -265,6 +261,16 @@ class ScoreStore:
         by_scorer: dict[str, list[str]] = {}
         for name in columns:
             by_scorer.setdefault(infos[name].scorer, []).append(name)
+        return by_scorer
+
+    def read_columns(self, columns: Sequence[str], *, with_id: bool = True) -> pa.Table:
+        """`id` (unless `with_id` is false) plus the named columns for every input row, in input order.
+
+        Selection passes `with_id=False`: the id strings are most of the memory of a read and it needs only
+        positions. Scorers then line up by the input rows their shards cover instead of by ids.
+        Raises `StoreError` for an unknown column or a scorer whose run is not complete.
+        """
+        by_scorer = self._columns_by_scorer(columns)
         result: pa.Table | None = None
         first_rows: int | None = None
         for scorer, names in by_scorer.items():
@@ -294,14 +300,7 @@ class ScoreStore:
         up. Memory is one shard per scorer, whatever the input's size: what a streaming `select` reads.
         Raises `StoreError` like `read_columns`, and when the scorers cover different numbers of rows.
         """
-        infos = self.column_infos()
-        unknown = [name for name in columns if name not in infos]
-        if unknown:
-            available = ", ".join(sorted(infos)) or "none"
-            raise StoreError(f"{self.root}: no score column {unknown[0]!r}; available: {available}")
-        by_scorer: dict[str, list[str]] = {}
-        for name in columns:
-            by_scorer.setdefault(infos[name].scorer, []).append(name)
+        by_scorer = self._columns_by_scorer(columns)
         covered = {scorer: self._complete_rows(scorer) for scorer in by_scorer}
         if len(set(covered.values())) > 1:
             raise StoreError(f"{self.root}: scorers {sorted(covered)} cover different rows ({covered})")
