@@ -20,11 +20,9 @@ them; entries over 2000 characters dropped, as benchmarks/repro_gcide.py does), 
 5. the same with `--student head` (logistic regression on all-MiniLM-L6-v2 embeddings), unless `--no-head`.
 
     python benchmarks/distill.py [--train 3000] [--holdout 0.3] [--workdir /tmp/thresher-distill]
-    python benchmarks/distill.py --eval [--pipeline steps.yaml]   # then `thresher eval --task lm` (not run yet)
 
-`--eval` trains the lm target on random, full, the teacher's selection (`nll_mean:bottom`), the student's
-(`fasttext_score` of the chosen-labelling student) and, with `--pipeline FILE`, a pipeline (`pipeline:FILE`, once
-`select --pipeline` exists), at keep 0.3 / 0.5 / 0.7, 3 seeds, `budget=tokens`. Writes benchmarks/results/distill/
+Does selecting with the student train better models? `benchmarks/distill_eval.py` runs `thresher eval --task lm`
+on this benchmark's work directory (teacher, student, a pipeline, random and full). Writes benchmarks/results/distill/
 (results.json, summary.md).
 """
 
@@ -68,7 +66,7 @@ TUNING_SEEDS = (1, 2, 3)  # held-out splits the sweeps choose on; the reported s
 # Labellings of the teacher column (positive fraction, negative fraction or None = all the rest); the first is
 # `thresher distill`'s default (DCLM's keep-the-top-10 %).
 LABELLINGS = ((0.1, None), (0.1, 0.1), (0.3, None), (0.5, None), (0.8, None), (0.9, None))
-EVAL_KEEPS = (0.3, 0.5, 0.7)
+EVAL_KEEPS = (0.3, 0.5, 0.7)  # benchmarks/distill_eval.py's keep ratios
 
 
 def load_average() -> dict[str, Any]:
@@ -78,7 +76,7 @@ def load_average() -> dict[str, Any]:
 
 
 def build_data(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, list[dict[str, Any]]]:
-    """The training corpus (clean entries + marked junk) and a clean held-out file for `--eval`."""
+    """The training corpus (clean entries + marked junk) and a clean held-out file for benchmarks/distill_eval.py."""
     if not all(path.is_file() for path in corpus_files("gcide")):
         sys.path.insert(0, str(ROOT / "scripts"))
         from build_corpus import ensure_debian_package  # the script's apt-get step
@@ -269,7 +267,9 @@ def column_student(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=3000, help="clean GCIDE entries (junk is added on top)")
-    parser.add_argument("--eval-entries", type=int, default=400, help="clean held-out entries for --eval")
+    parser.add_argument(
+        "--eval-entries", type=int, default=400, help="clean held-out entries (benchmarks/distill_eval.py)"
+    )
     parser.add_argument("--holdout", type=float, default=0.3, help="share of the corpus the students never see")
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--ref-epochs", type=float, default=3.0)
@@ -281,8 +281,6 @@ def main() -> None:
         "--slow-rows", type=int, default=100, help="held-out rows to time the head and SmolLM2-135M on (0: no LM)"
     )
     parser.add_argument("--no-sweep", action="store_true", help="use the student's defaults, no sweep")
-    parser.add_argument("--eval", action="store_true", help="then run `thresher eval --task lm` on the selections")
-    parser.add_argument("--pipeline", type=Path, default=None, help="with --eval: a pipeline file, as one method")
     args = parser.parse_args()
     started = time.perf_counter()
     record: dict[str, Any] = {
@@ -295,7 +293,7 @@ def main() -> None:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
 
-    data, eval_file, records = build_data(args, workdir)
+    data, _heldout_file, records = build_data(args, workdir)
     kinds = np.array([record["injected"] or "original" for record in records])
     record["corpus"] = {
         "examples": len(records),
@@ -397,19 +395,6 @@ def main() -> None:
         },
         "student_spearman_with_teacher": round(spearman(files.heldout_predictions, -nll_mean[file_rows]), 4),
     }
-
-    if args.eval:
-        step = time.perf_counter()
-        methods = ["random", "full", "nll_mean:bottom", "fasttext_score"]
-        if args.pipeline is not None:
-            methods.append(f"pipeline:{args.pipeline}")
-        result = thresher.evaluate(
-            data, task="lm", out=args.results / "eval", methods=methods, keep=EVAL_KEEPS, seeds=3, scores=scores,
-            eval_file=eval_file, id_field="id", budget="tokens", seed=args.seed, device="cpu",
-            params={"epochs": 1.5, **MODEL_SHAPE}, show_progress=True,
-        )  # fmt: skip
-        timings["eval_seconds"] = round(time.perf_counter() - step, 1)
-        record["eval"] = {"out": str(args.results / "eval"), "runs": len(result.runs)}
 
     timings["total_seconds"] = round(time.perf_counter() - started, 1)
     record["timings"] = timings

@@ -26,12 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from distill import EVAL_KEEPS, MODEL_SHAPE, load_average  # this benchmark's sibling: the same lm shape and keeps
 
 import thresher
 from thresher.store import ScoreStore
@@ -39,12 +39,6 @@ from thresher.store import ScoreStore
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "distill" / "eval"
 PIPELINE = ROOT / "examples" / "pipelines" / "dclm_fineweb.yaml"
-MODEL_SHAPE = {"vocab_size": 1024, "n_layer": 2, "n_head": 2, "n_embd": 64, "context_length": 64}  # as distill.py
-KEEPS = (0.3, 0.5, 0.7)
-
-
-def load_average() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def summary_lines(results: dict[str, Any], seconds: float, load: tuple[str, str]) -> list[str]:
@@ -102,17 +96,17 @@ def main() -> None:
     if "minhash_keep" not in columns:
         thresher.score(data, scorers=["minhash"], out=scores, id_field="id")
 
-    load_before = load_average()
+    load_before = load_average()["uptime"]
     started = time.perf_counter()
     methods = ["random", "full", "nll_mean:bottom", "fasttext_score", f"pipeline:{PIPELINE}"]
     thresher.evaluate(
-        data, task="lm", out=RESULTS, methods=methods, keep=KEEPS, seeds=args.seeds, scores=scores,
+        data, task="lm", out=RESULTS, methods=methods, keep=EVAL_KEEPS, seeds=args.seeds, scores=scores,
         eval_file=eval_file, id_field="id", budget="tokens", seed=0, device="cpu", jobs=args.jobs,
         params={"epochs": 1.5, **MODEL_SHAPE}, show_progress=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     results = json.loads((RESULTS / "results.json").read_text())
-    text = "\n".join(summary_lines(results, seconds, (load_before, load_average())))
+    text = "\n".join(summary_lines(results, seconds, (load_before, load_average()["uptime"])))
     (RESULTS / "summary.md").write_text(text)
     print(text)
     print(f"total {seconds:.0f} s ({os.cpu_count()} CPUs)")
