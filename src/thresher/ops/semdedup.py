@@ -30,12 +30,6 @@ def default_cluster_count(n_examples: int) -> int:
     return max(1, n_examples // 1000)
 
 
-def kmeans_labels(embeddings: np.ndarray, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded spherical-ish k-means: (cluster label per row, unit-length centroids), clusters clipped to n."""
-    centroids = fit_centroids(embeddings, clusters, seed)
-    return assign_clusters(embeddings, centroids), unit_rows(centroids)
-
-
 def sample_rows(n_rows: int, size: int, seed: int) -> np.ndarray:
     """The rows k-means is fitted on: all of them when `size >= n_rows`, else `size` rows drawn without replacement
     by `numpy.random.default_rng(seed)`, ascending. The same rows on every engine, whatever the shard layout."""

@@ -158,13 +158,6 @@ def pareto_margins(importance: np.ndarray, lomax: np.ndarray) -> np.ndarray:
     return np.asarray(importance, dtype=np.float64) + lomax
 
 
-def select_pareto(importance: np.ndarray, alpha: float, seed: int, budget_count: int | None = None) -> np.ndarray:
-    """Rows NeMo Curator's Pareto rule keeps (score + Lomax(α) draw > 1), sorted by index; with `budget_count`, at
-    most that many: those with the largest margins (`pareto_margins`), ties to the lower row."""
-    order = pareto_order(importance, alpha, seed)
-    return np.sort(order if budget_count is None else order[:budget_count])
-
-
 def pareto_order(importance: np.ndarray, alpha: float, seed: int) -> np.ndarray:
     """The rows the Pareto rule keeps, largest margin first (ties to the lower row)."""
     check_alpha(alpha)
